@@ -1,0 +1,12 @@
+/*
+ * Host-port extras that host-only code (the software MMU, host tests) may
+ * use.  Machine-independent code never includes this.
+ */
+#ifndef RVMM_HAL_HOST_HAL_HOST_H
+#define RVMM_HAL_HOST_HAL_HOST_H
+
+#include "hal/hal.h"
+
+hal_fault_handler_t hal_host_fault_handler(void);
+
+#endif

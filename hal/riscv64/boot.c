@@ -1,0 +1,345 @@
+/*
+ * boot.c: the riscv64 port of hal.h on QEMU virt through OpenSBI.
+ *
+ * 1. Boot.  OpenSBI enters _start on one hart (any hart may win its
+ *    lottery) with the device tree in a1.  rv_boot() parses the tree,
+ *    which is the only source of machine facts (RAM, harts, timebase,
+ *    reserved ranges, bootargs), numbers the usable harts with the boot
+ *    hart as cpu 0 and the others in tree order, and starts each with SBI
+ *    HSM hart_start at rv_secondary_entry with its struct rv_cpu as the
+ *    opaque argument.  Each hart points tp at its struct rv_cpu (so
+ *    hal_cpu() is one register read), installs the trap vector, enables
+ *    the supervisor software interrupt and checks in.  When every hart has
+ *    checked in, cpu 0 calls kmain() and the others kmain_secondary().
+ *
+ * 2. Interrupts.  Only the supervisor software interrupt is used: SBI IPI
+ *    sets SSIP on the targets; the trap handler clears it and calls the
+ *    registered handler.  hal_intr_disable/restore toggle sstatus.SIE.
+ *
+ * 3. Reserved memory.  The device tree's /memreserve/ and /reserved-memory
+ *    entries (OpenSBI adds its own firmware range there), the kernel image
+ *    [_kernel_start, _kernel_end), the device tree blob itself and an
+ *    initrd, if any.
+ *
+ * 4. Power.  hal_poweroff() uses SBI SRST (shutdown; reason "system
+ *    failure" for a non-zero code).  It first prints "rvmm: poweroff N" so
+ *    a wrapper can recover the code when the firmware cannot pass it on.
+ *
+ * 5. Floating point.  sstatus.FS is set to Initial on every hart so code
+ *    compiled for rv64gc may use FP registers; trap entry does not save
+ *    them, so interrupt handlers must not use floating point.
+ */
+#include <string.h>
+
+#include <ck_pr.h>
+
+#include "hal/hal.h"
+#include "hal/riscv64/csr.h"
+#include "hal/riscv64/dtb.h"
+#include "hal/riscv64/rv.h"
+#include "hal/riscv64/sbi.h"
+#include "lib/assert.h"
+#include "lib/kprintf.h"
+
+_Static_assert(__builtin_offsetof(struct rv_cpu, stack_top) == RV_CPU_STACK_TOP,
+    "RV_CPU_STACK_TOP must match struct rv_cpu");
+
+extern char _kernel_start[], _kernel_end[];
+
+static struct rv_cpu rv_cpus[HAL_MAX_CPUS];
+static uint8_t rv_stacks[HAL_MAX_CPUS][RV_STACK_SIZE] __attribute__((aligned(16)));
+static unsigned rv_ncpus;
+static unsigned rv_checked_in;
+static struct dtb_info rv_dtb;
+static struct hal_mem_range rv_reserved[HAL_MAX_RESERVED];
+static unsigned rv_nreserved;
+static uint64_t rv_time_base;
+static uint64_t rv_timebase_freq;
+
+hal_ipi_handler_t rv_ipi_handler;
+hal_fault_handler_t rv_fault_handler;
+
+struct hal_cpu *
+hal_cpu(void)
+{
+	struct hal_cpu *c;
+
+	__asm__("mv %0, tp" : "=r"(c));
+	return c;
+}
+
+unsigned
+hal_ncpus(void)
+{
+	return rv_ncpus;
+}
+
+unsigned long
+hal_cpu_hartid(unsigned id)
+{
+	VM_ASSERT(id < rv_ncpus);
+	return rv_cpus[id].hc.hartid;
+}
+
+hal_intr_t
+hal_intr_disable(void)
+{
+	return csr_read_clear(sstatus, SSTATUS_SIE) & SSTATUS_SIE;
+}
+
+void
+hal_intr_restore(hal_intr_t state)
+{
+	if (state & SSTATUS_SIE)
+		csr_set(sstatus, SSTATUS_SIE);
+}
+
+bool
+hal_intr_enabled(void)
+{
+	return (csr_read(sstatus) & SSTATUS_SIE) != 0;
+}
+
+void
+hal_cpu_relax(void)
+{
+	/* Zihintpause is optional; a few nops give the sibling a chance. */
+	__asm__ __volatile__("nop; nop; nop; nop" ::: "memory");
+}
+
+void
+hal_cpu_idle(void)
+{
+	VM_ASSERT(!hal_intr_enabled());
+	rv_wfi();
+}
+
+void
+hal_ipi_set_handler(hal_ipi_handler_t fn)
+{
+	ck_pr_store_ptr(&rv_ipi_handler, (void *)fn);
+}
+
+void
+hal_ipi_send(const hal_cpuset_t *set)
+{
+	/*
+	 * SBI takes a 64-bit mask of hart ids relative to a base; hart ids
+	 * may be sparse, so send one call per 64-hart window in use.
+	 */
+	unsigned long base = ~0ul, mask = 0;
+
+	ck_pr_fence_store();
+	for (unsigned i = 0; i < rv_ncpus; i++) {
+		if (!hal_cpuset_has(set, i))
+			continue;
+		unsigned long h = rv_cpus[i].hc.hartid;
+		if (base != ~0ul && (h < base || h - base >= 64)) {
+			(void)sbi_send_ipi(mask, base);
+			base = ~0ul;
+		}
+		if (base == ~0ul) {
+			base = h;
+			mask = 0;
+		}
+		mask |= 1ul << (h - base);
+	}
+	if (base != ~0ul)
+		(void)sbi_send_ipi(mask, base);
+}
+
+void
+hal_fault_set_handler(hal_fault_handler_t fn)
+{
+	ck_pr_store_ptr(&rv_fault_handler, (void *)fn);
+}
+
+uint64_t
+hal_time_ns(void)
+{
+	uint64_t t = rv_rdtime() - rv_time_base, f = rv_timebase_freq;
+
+	return (t / f) * 1000000000ull + (t % f) * 1000000000ull / f;
+}
+
+void
+hal_console_write(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sbi_console_putchar((unsigned char)s[i]);
+}
+
+_Noreturn void
+hal_poweroff(int code)
+{
+	kprintf("rvmm: poweroff %d\n", code);
+	sbi_system_reset(SBI_SRST_TYPE_SHUTDOWN,
+	    code == 0 ? SBI_SRST_REASON_NONE : SBI_SRST_REASON_SYSFAIL);
+	/* No SRST: park. The wrapper reads the code printed above. */
+	(void)hal_intr_disable();
+	for (;;)
+		rv_wfi();
+}
+
+void
+hal_dump_state(void)
+{
+	unsigned long fp, ra;
+
+	__asm__("mv %0, s0" : "=r"(fp));
+	__asm__("mv %0, ra" : "=r"(ra));
+	rv_backtrace(fp, ra);
+}
+
+const char *
+hal_bootargs(void)
+{
+	return rv_dtb.bootargs;
+}
+
+unsigned
+hal_mem_regions(const struct hal_mem_range **out)
+{
+	*out = rv_dtb.mem;
+	return rv_dtb.nmem;
+}
+
+unsigned
+hal_mem_reserved(const struct hal_mem_range **out)
+{
+	*out = rv_reserved;
+	return rv_nreserved;
+}
+
+void *
+hal_phys_to_virt(paddr_t pa)
+{
+	return (void *)(uintptr_t)pa;
+}
+
+paddr_t
+hal_virt_to_phys(const void *va)
+{
+	return (paddr_t)(uintptr_t)va;
+}
+
+static void
+rv_reserve(uint64_t base, uint64_t end)
+{
+	const uint64_t pm = HAL_PAGE_SIZE - 1;
+
+	if (end <= base)
+		return;
+	if (rv_nreserved == HAL_MAX_RESERVED)
+		panic("rv_reserve(%#llx, %#llx): too many reserved ranges",
+		    (unsigned long long)base, (unsigned long long)end);
+	base &= ~pm;
+	end = (end + pm) & ~pm;
+	rv_reserved[rv_nreserved].base = base;
+	rv_reserved[rv_nreserved].size = end - base;
+	rv_nreserved++;
+}
+
+/* Per-hart setup common to the boot hart and the others. */
+static void
+rv_cpu_setup(struct rv_cpu *c)
+{
+	__asm__ __volatile__("mv tp, %0" ::"r"(c));
+	csr_write(stvec, (unsigned long)rv_trap_entry);
+	csr_write(sscratch, 0);
+	csr_clear(sstatus, SSTATUS_FS_MASK);
+	csr_set(sstatus, SSTATUS_FS_INITIAL);
+	csr_clear(sstatus, SSTATUS_SUM);
+	csr_write(sie, SIE_SSIE);
+	csr_clear(sip, SIP_SSIP);
+	ck_pr_store_uint(&c->started, 1);
+	ck_pr_inc_uint(&rv_checked_in);
+}
+
+void rv_secondary(struct rv_cpu *c);
+void
+rv_secondary(struct rv_cpu *c)
+{
+	rv_cpu_setup(c);
+	while (ck_pr_load_uint(&rv_checked_in) != rv_ncpus)
+		hal_cpu_relax();
+	csr_set(sstatus, SSTATUS_SIE);
+	kmain_secondary();
+}
+
+void rv_boot(unsigned long hartid, const void *dtb);
+void
+rv_boot(unsigned long hartid, const void *dtb)
+{
+	struct rv_cpu *boot = &rv_cpus[0];
+	int err;
+
+	boot->hc.id = 0;
+	boot->hc.hartid = hartid;
+	boot->stack_top = 0;	/* runs on rv_boot_stack */
+	rv_ncpus = 1;
+	rv_timebase_freq = 10000000;	/* until the tree says otherwise */
+	rv_cpu_setup(boot);
+
+	err = dtb_parse(dtb, 1u << 24, &rv_dtb);
+	if (err != 0)
+		panic("rv_boot: cannot parse the device tree at %p (%d)", dtb,
+		    err);
+	if (rv_dtb.timebase_freq == 0)
+		panic("rv_boot: device tree has no timebase-frequency");
+	if (rv_dtb.nmem == 0)
+		panic("rv_boot: device tree has no memory node");
+	rv_timebase_freq = rv_dtb.timebase_freq;
+	rv_time_base = rv_rdtime();
+
+	for (unsigned i = 0; i < rv_dtb.nrsv; i++)
+		rv_reserve(rv_dtb.rsv[i].base,
+		    rv_dtb.rsv[i].base + rv_dtb.rsv[i].size);
+	rv_reserve((uintptr_t)_kernel_start, (uintptr_t)_kernel_end);
+	rv_reserve((uintptr_t)dtb, (uintptr_t)dtb + rv_dtb.totalsize);
+	if (rv_dtb.initrd_end > rv_dtb.initrd_start)
+		rv_reserve(rv_dtb.initrd_start, rv_dtb.initrd_end);
+
+	/* Number the harts: boot hart first, then tree order. */
+	bool boot_found = false;
+	for (unsigned i = 0; i < rv_dtb.ncpus; i++) {
+		unsigned long h = rv_dtb.hartids[i];
+		if (h == hartid) {
+			boot_found = true;
+			continue;
+		}
+		if (rv_ncpus == HAL_MAX_CPUS) {
+			kprintf("rvmm: hart %lu ignored (HAL_MAX_CPUS %u)\n", h,
+			    HAL_MAX_CPUS);
+			continue;
+		}
+		struct rv_cpu *c = &rv_cpus[rv_ncpus];
+		c->hc.id = rv_ncpus;
+		c->hc.hartid = h;
+		c->stack_top = (uintptr_t)&rv_stacks[rv_ncpus][RV_STACK_SIZE];
+		rv_ncpus++;
+	}
+	if (!boot_found)
+		panic("rv_boot: boot hart %lu is not in the device tree",
+		    hartid);
+
+	/* Start the others; they spin until everyone has checked in. */
+	for (unsigned i = 1; i < rv_ncpus; i++) {
+		long e = sbi_hart_start(rv_cpus[i].hc.hartid,
+		    (unsigned long)rv_secondary_entry,
+		    (unsigned long)&rv_cpus[i]);
+		if (e != SBI_SUCCESS && e != SBI_ERR_ALREADY_AVAILABLE)
+			panic("rv_boot: SBI hart_start(%lu) failed: %ld",
+			    rv_cpus[i].hc.hartid, e);
+	}
+	uint64_t t0 = hal_time_ns();
+	while (ck_pr_load_uint(&rv_checked_in) != rv_ncpus) {
+		if (hal_time_ns() - t0 > 5000000000ull)
+			panic("rv_boot: only %u of %u harts checked in",
+			    ck_pr_load_uint(&rv_checked_in), rv_ncpus);
+		hal_cpu_relax();
+	}
+	csr_set(sstatus, SSTATUS_SIE);
+	kmain();
+	hal_poweroff(0);
+}

@@ -1,0 +1,118 @@
+/*
+ * trap.c: S-mode trap dispatch for the riscv64 port.
+ *
+ *	supervisor software interrupt	-> IPI handler (SSIP cleared first,
+ *					   so an IPI raised meanwhile is
+ *					   taken again, never lost)
+ *	load/store/instruction page fault -> the VM's fault handler; an
+ *					   unresolved fault panics
+ *	anything else			-> panic with scause, stval, sepc
+ *					   and the register file
+ */
+#include "hal/hal.h"
+#include "hal/riscv64/csr.h"
+#include "hal/riscv64/rv.h"
+#include "lib/assert.h"
+#include "lib/kprintf.h"
+
+static const char *const exc_names[] = {
+	[EXC_INST_MISALIGNED] = "instruction address misaligned",
+	[EXC_INST_ACCESS] = "instruction access fault",
+	[EXC_ILLEGAL] = "illegal instruction",
+	[EXC_BREAKPOINT] = "breakpoint",
+	[EXC_LOAD_MISALIGNED] = "load address misaligned",
+	[EXC_LOAD_ACCESS] = "load access fault",
+	[EXC_STORE_MISALIGNED] = "store address misaligned",
+	[EXC_STORE_ACCESS] = "store access fault",
+	[EXC_ECALL_U] = "ecall from U-mode",
+	[EXC_ECALL_S] = "ecall from S-mode",
+	[EXC_INST_PAGE_FAULT] = "instruction page fault",
+	[EXC_LOAD_PAGE_FAULT] = "load page fault",
+	[EXC_STORE_PAGE_FAULT] = "store page fault",
+};
+
+static const char *const reg_names[32] = {
+	"zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1", "a0",
+	"a1", "a2", "a3", "a4", "a5", "a6", "a7", "s2", "s3", "s4", "s5", "s6",
+	"s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6",
+};
+
+void
+rv_backtrace(unsigned long fp, unsigned long pc)
+{
+	kprintf("backtrace:\n  %#lx\n", pc);
+	/* With -fno-omit-frame-pointer: ra at fp-8, caller's fp at fp-16. */
+	for (int depth = 0; depth < 16 && fp != 0 && (fp & 7) == 0; depth++) {
+		unsigned long ra = ((unsigned long *)fp)[-1];
+		unsigned long next = ((unsigned long *)fp)[-2];
+		if (ra == 0)
+			break;
+		kprintf("  %#lx\n", ra);
+		if (next <= fp)
+			break;
+		fp = next;
+	}
+}
+
+void
+rv_dump_frame(const struct rv_trapframe *tf)
+{
+	char line[160];
+	int n = 0;
+
+	kprintf("sepc %#018lx sstatus %#018lx scause %#lx stval %#lx\n",
+	    tf->sepc, tf->sstatus, tf->scause, tf->stval);
+	for (int i = 1; i < 32; i++) {
+		n += ksnprintf(line + n, sizeof(line) - (size_t)n, "%4s %#018lx%s",
+		    reg_names[i], tf->x[i], (i % 4 == 3) ? "" : "  ");
+		if (i % 4 == 3 || i == 31) {
+			kprintf("%s\n", line);
+			n = 0;
+		}
+	}
+	rv_backtrace(tf->x[8], tf->sepc);
+}
+
+static _Noreturn void
+rv_trap_panic(struct rv_trapframe *tf, const char *what)
+{
+	rv_dump_frame(tf);
+	panic("unexpected trap: %s (scause %#lx) at sepc %#lx, stval %#lx, "
+	    "from %s mode", what, tf->scause, tf->sepc, tf->stval,
+	    (tf->sstatus & SSTATUS_SPP) ? "S" : "U");
+}
+
+void
+rv_trap(struct rv_trapframe *tf)
+{
+	unsigned long cause = tf->scause;
+	struct hal_cpu *c = hal_cpu();
+
+	if (cause & SCAUSE_INTR) {
+		c->intr_count++;
+		if ((cause & ~SCAUSE_INTR) == IRQ_S_SOFT) {
+			csr_clear(sip, SIP_SSIP);
+			c->ipi_count++;
+			if (rv_ipi_handler != NULL)
+				rv_ipi_handler();
+			return;
+		}
+		rv_trap_panic(tf, "unexpected interrupt");
+	}
+
+	const char *name = cause < sizeof(exc_names) / sizeof(exc_names[0]) &&
+	    exc_names[cause] != NULL ? exc_names[cause] : "unknown exception";
+
+	if (cause == EXC_INST_PAGE_FAULT || cause == EXC_LOAD_PAGE_FAULT ||
+	    cause == EXC_STORE_PAGE_FAULT) {
+		unsigned access = cause == EXC_INST_PAGE_FAULT ? HAL_FAULT_EXEC :
+		    cause == EXC_LOAD_PAGE_FAULT ? HAL_FAULT_READ :
+		    HAL_FAULT_WRITE;
+		if (!(tf->sstatus & SSTATUS_SPP))
+			access |= HAL_FAULT_USER;
+		if (rv_fault_handler != NULL &&
+		    rv_fault_handler(tf->stval, access, tf->sepc) == 0)
+			return;
+	}
+	rv_trap_panic(tf, name);
+}

@@ -1,0 +1,27 @@
+/*
+ * Kernel command line: "key=value key2=value2 flag ...", separated by
+ * spaces.  Lookups copy the value out; nothing is modified or allocated.
+ */
+#ifndef RVMM_LIB_BOOTARGS_H
+#define RVMM_LIB_BOOTARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * bootarg_get: copies the value of `key` into buf (NUL-terminated,
+ * truncated to size).  A bare "key" yields "".  Returns true if present.
+ */
+bool bootarg_get(const char *args, const char *key, char *buf, size_t size);
+
+/* Parses a decimal or 0x-hexadecimal value, with optional K/M/G suffix. */
+bool bootarg_parse_u64(const char *s, uint64_t *out);
+
+/* bootarg_get + bootarg_parse_u64; returns dflt when absent or bad. */
+uint64_t bootarg_u64(const char *args, const char *key, uint64_t dflt);
+
+/* True if `item` is one of the comma-separated entries of `list`. */
+bool bootarg_list_has(const char *list, const char *item);
+
+#endif /* RVMM_LIB_BOOTARGS_H */

@@ -1,0 +1,56 @@
+/*
+ * page_impl.h: private layout of the page allocator (see page.c's theory
+ * comment).  Only vm/page*.c include this.
+ *
+ * Lock order: a cpu's cache (interrupts off, no lock) before a region's
+ * lock; region locks are never nested (a spill that crosses regions drops
+ * one before taking the next).  Region locks are always taken with
+ * interrupts disabled, since the drain IPI takes them too.
+ *
+ * Field legend: (C) constant after page_init, (F) region lock,
+ * (L) owning cpu with interrupts off, (A) atomic, (S) written by the
+ * owner only with stat_inc/stat_add, read by anyone with stat_read.
+ */
+#ifndef RVMM_VM_PAGE_IMPL_H
+#define RVMM_VM_PAGE_IMPL_H
+
+#include <ck_spinlock.h>
+
+#include "vm/page.h"
+
+struct page_region {
+	ck_spinlock_t lock;
+	paddr_t base;				/* (C) first frame's address */
+	size_t npages;				/* (C) frames, reserved included */
+	struct vm_page *pages;			/* (C) npages entries */
+	CK_LIST_HEAD(page_list, vm_page) free[PAGE_NORDERS];	/* (F) */
+	size_t nfree[PAGE_NORDERS];		/* (F) blocks on free[o] */
+	size_t free_pages;			/* (F) frames in free blocks */
+	size_t managed;				/* (C) frames not reserved */
+	uint64_t splits;			/* (F) */
+	uint64_t merges;			/* (F) */
+} HAL_CACHE_ALIGNED;
+
+/* A per-CPU stack of free blocks of one order, linked through pg_link. */
+struct page_pcp {
+	struct vm_page *head;			/* (L) */
+	unsigned count;				/* (L) blocks */
+	unsigned batch;				/* (C) blocks moved per refill/spill */
+	unsigned high;				/* (C) spill above this many */
+};
+
+struct page_cpu {
+	struct page_pcp pcp[PAGE_PCP_ORDERS];	/* (L) */
+	struct page_cpu_stats st;		/* (S) */
+} HAL_CACHE_ALIGNED;
+
+/*
+ * Invariants (checked by page_is_valid):
+ *  - a block on free[o] has a head in state PG_FREE with pg_order == o, its
+ *    frame number is a multiple of 2^o, it lies inside its region, and its
+ *    other 2^o - 1 frames are PG_TAIL;
+ *  - free_pages == sum over o of nfree[o] << o;
+ *  - managed == free_pages + frames in PG_PCP blocks + frames allocated.
+ */
+
+#endif /* RVMM_VM_PAGE_IMPL_H */
