@@ -150,6 +150,8 @@ check_qemu(struct blob b, uint64_t memsize, unsigned ncpu)
 	KT_EXPECT_STREQ(info.bootargs, "");
 	KT_EXPECT_EQ(info.initrd_start, 0);
 	KT_EXPECT_EQ(info.initrd_end, 0);
+	/* QEMU virt's test finisher: /soc/test@100000, "sifive,test0". */
+	KT_EXPECT_EQ(info.finisher, 0x100000);
 	KT_EXPECT(strings_terminated(&info));
 	ktest_note("%u bytes, isa %s, mmu %s", total, info.isa, info.mmu_type);
 }

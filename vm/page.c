@@ -72,6 +72,31 @@
 #include "lib/stat.h"
 #include "vm/page_impl.h"
 
+/*
+ * pg_state and pg_order of a head change without the region lock while
+ * the block sits in a per-CPU cache (PG_PCP <-> PG_ALLOC), and the merge
+ * in buddy_free_locked() reads a buddy's fields under the lock: so both
+ * are accessed atomically.  The merge decision is still exact: a frame
+ * becomes or stops being PG_FREE only under its region's lock.
+ */
+static inline void
+pg_set_state(struct vm_page *pg, enum page_state st)
+{
+	ck_pr_store_8(&pg->pg_state, (uint8_t)st);
+}
+
+static inline void
+pg_set_order(struct vm_page *pg, unsigned order)
+{
+	ck_pr_store_8(&pg->pg_order, (uint8_t)order);
+}
+
+static inline unsigned
+pg_order(const struct vm_page *pg)
+{
+	return ck_pr_load_8((uint8_t *)(uintptr_t)&pg->pg_order);
+}
+
 #define PAGE_POISON 0x6b6b6b6b6b6b6b6bull
 #define PGF_POISONED 0x2u	/* frame holds PAGE_POISON since its free */
 #define PAGE_MAX_RECLAIM 8
@@ -95,12 +120,6 @@ static inline size_t
 pg_index(const struct page_region *r, const struct vm_page *pg)
 {
 	return (size_t)(pg - r->pages);
-}
-
-static inline uint64_t
-pg_pfn(const struct vm_page *pg)
-{
-	return pg->pg_pa >> PAGE_SHIFT;
 }
 
 struct vm_page *
@@ -177,8 +196,8 @@ region_unlock(struct page_region *r)
 static void
 buddy_insert_locked(struct page_region *r, struct vm_page *pg, unsigned order)
 {
-	pg->pg_state = PG_FREE;
-	pg->pg_order = (uint8_t)order;
+	pg_set_state(pg, PG_FREE);
+	pg_set_order(pg, (uint8_t)order);
 	CK_LIST_INSERT_HEAD(&r->free[order], pg, pg_link);
 	r->nfree[order]++;
 	r->free_pages += (size_t)1 << order;
@@ -187,7 +206,7 @@ buddy_insert_locked(struct page_region *r, struct vm_page *pg, unsigned order)
 static void
 buddy_remove_locked(struct page_region *r, struct vm_page *pg, unsigned order)
 {
-	VM_ASSERT(pg->pg_state == PG_FREE && pg->pg_order == order);
+	VM_ASSERT(pg_state(pg) == PG_FREE && pg_order(pg) == order);
 	CK_LIST_REMOVE(pg, pg_link);
 	r->nfree[order]--;
 	r->free_pages -= (size_t)1 << order;
@@ -212,14 +231,14 @@ buddy_free_locked(struct page_region *r, struct vm_page *pg, unsigned order)
 {
 	while (order < PAGE_MAX_ORDER) {
 		struct vm_page *b = buddy_of(r, pg_index(r, pg), order);
-		if (b == NULL || b->pg_state != PG_FREE || b->pg_order != order)
+		if (b == NULL || pg_state(b) != PG_FREE || pg_order(b) != order)
 			break;
 		buddy_remove_locked(r, b, order);
 		if (b < pg) {
-			pg->pg_state = PG_TAIL;
+			pg_set_state(pg, PG_TAIL);
 			pg = b;
 		} else {
-			b->pg_state = PG_TAIL;
+			pg_set_state(b, PG_TAIL);
 		}
 		r->merges++;
 		order++;
@@ -243,7 +262,7 @@ buddy_alloc_locked(struct page_region *r, unsigned order)
 		buddy_insert_locked(r, pg + ((size_t)1 << o), o);
 		r->splits++;
 	}
-	pg->pg_order = (uint8_t)order;
+	pg_set_order(pg, (uint8_t)order);
 	return pg;
 }
 
@@ -266,7 +285,7 @@ free_range_locked(struct page_region *r, size_t s, size_t e)
 	uint64_t first = r->base >> PAGE_SHIFT;
 
 	for (size_t i = s; i < e; i++) {
-		r->pages[i].pg_state = PG_TAIL;
+		pg_set_state(&r->pages[i], PG_TAIL);
 		r->pages[i].pg_flags &= ~PGF_CONTIG;
 	}
 	while (s < e) {
@@ -389,7 +408,7 @@ page_init(void)
 			memset(pg, 0, sizeof(*pg));
 			pg->pg_pa = base + ((paddr_t)k << PAGE_SHIFT);
 			pg->pg_region = (uint8_t)i;
-			pg->pg_state = PG_RESERVED;
+			pg_set_state(pg, PG_RESERVED);
 		}
 	}
 	nregions = nmem;
@@ -450,8 +469,8 @@ static void
 pcp_push_local(struct page_cpu *c, struct page_pcp *l, struct vm_page *pg,
     unsigned order)
 {
-	pg->pg_state = PG_PCP;
-	pg->pg_order = (uint8_t)order;
+	pg_set_state(pg, PG_PCP);
+	pg_set_order(pg, (uint8_t)order);
 	pg->pg_link.cle_next = l->head;
 	l->head = pg;
 	l->count++;
@@ -575,7 +594,7 @@ page_alloc(unsigned order, unsigned flags)
 			pcp_refill_local(c, l, order);
 		pg = pcp_pop_local(c, l, order);
 		if (pg != NULL) {
-			pg->pg_state = PG_ALLOC;
+			pg_set_state(pg, PG_ALLOC);
 			stat_inc(&c->st.allocs);
 		}
 		hal_intr_restore(s);
@@ -591,7 +610,7 @@ page_alloc(unsigned order, unsigned flags)
 		}
 		if (pg == NULL)
 			goto fail;
-		pg->pg_state = PG_ALLOC;
+		pg_set_state(pg, PG_ALLOC);
 		hal_intr_t s = hal_intr_disable();
 		stat_inc(&page_cpus[hal_cpu_id()].st.allocs);
 		hal_intr_restore(s);
@@ -614,7 +633,7 @@ page_check_free(struct vm_page *pg, size_t order_or_n, bool contig)
 		panic("%s(%p, %zu): not a frame of managed memory", fn,
 		    (void *)pg, order_or_n);
 	unsigned long long pa = (unsigned long long)pg->pg_pa;
-	switch (pg->pg_state) {
+	switch (pg_state(pg)) {
 	case PG_ALLOC:
 		break;
 	case PG_FREE:
@@ -629,7 +648,7 @@ page_check_free(struct vm_page *pg, size_t order_or_n, bool contig)
 		    "its head", fn, pa, order_or_n);
 	default:
 		panic("%s(frame %#llx, %zu): corrupt state %u", fn, pa,
-		    order_or_n, pg->pg_state);
+		    order_or_n, pg_state(pg));
 	}
 	if (contig) {
 		if (!(pg->pg_flags & PGF_CONTIG) || pg->pg_npages != order_or_n)
@@ -637,16 +656,16 @@ page_check_free(struct vm_page *pg, size_t order_or_n, bool contig)
 			    "as %s of %u", pa, order_or_n,
 			    (pg->pg_flags & PGF_CONTIG) ? "a run" : "a block",
 			    (pg->pg_flags & PGF_CONTIG) ? pg->pg_npages :
-			    1u << pg->pg_order);
+			    1u << pg_order(pg));
 	} else {
 		if (pg->pg_flags & PGF_CONTIG)
 			panic("page_free(frame %#llx, %zu): frame heads a "
 			    "contiguous run of %u, use page_free_contig", pa,
 			    order_or_n, pg->pg_npages);
-		if (pg->pg_order != order_or_n)
+		if (pg_order(pg) != order_or_n)
 			panic("page_free(frame %#llx, %zu): wrong order, "
 			    "allocated with order %u", pa, order_or_n,
-			    pg->pg_order);
+			    pg_order(pg));
 	}
 	return r;
 }
@@ -693,9 +712,9 @@ containing_free_locked(struct page_region *r, size_t i, size_t *head,
 		if (pfn < first)
 			break;
 		struct vm_page *h = &r->pages[pfn - first];
-		if (h->pg_state == PG_FREE && h->pg_order >= o) {
+		if (pg_state(h) == PG_FREE && pg_order(h) >= o) {
 			*head = (size_t)(pfn - first);
-			*order = h->pg_order;
+			*order = pg_order(h);
 			return true;
 		}
 	}
@@ -733,10 +752,10 @@ contig_alloc_locked(struct page_region *r, size_t n, uint64_t align_pages)
 		VM_ASSERT(ok);
 		size_t be = h + ((size_t)1 << o);
 		buddy_remove_locked(r, &r->pages[h], o);
-		r->pages[h].pg_state = PG_TAIL;
+		pg_set_state(&r->pages[h], PG_TAIL);
 		for (size_t k = h; k < be; k++)
 			if (k < s || k >= e)
-				r->pages[k].pg_state = PG_TAIL;
+				pg_set_state(&r->pages[k], PG_TAIL);
 		if (h < s)
 			free_range_locked(r, h, s);
 		if (be > e)
@@ -744,10 +763,10 @@ contig_alloc_locked(struct page_region *r, size_t n, uint64_t align_pages)
 		i = be;
 	}
 	struct vm_page *pg = &r->pages[s];
-	pg->pg_state = PG_ALLOC;
+	pg_set_state(pg, PG_ALLOC);
 	pg->pg_flags |= PGF_CONTIG;
 	pg->pg_npages = (uint32_t)n;
-	pg->pg_order = 0;
+	pg_set_order(pg, 0);
 	return pg;
 }
 
@@ -1002,12 +1021,12 @@ region_is_valid_locked(struct page_region *r)
 		struct vm_page *pg;
 		CK_LIST_FOREACH(pg, &r->free[o], pg_link) {
 			size_t i = pg_index(r, pg);
-			if (pg->pg_state != PG_FREE || pg->pg_order != o ||
+			if (pg_state(pg) != PG_FREE || pg_order(pg) != o ||
 			    ((first + i) & (((uint64_t)1 << o) - 1)) != 0 ||
 			    i + ((size_t)1 << o) > r->npages)
 				return false;
 			for (size_t k = 1; k < ((size_t)1 << o); k++)
-				if (pg[k].pg_state != PG_TAIL)
+				if (pg_state(&pg[k]) != PG_TAIL)
 					return false;
 			n++;
 		}
@@ -1018,8 +1037,8 @@ region_is_valid_locked(struct page_region *r)
 	if (free_pages != r->free_pages)
 		return false;
 	for (size_t i = 0; i < r->npages; i++)
-		if (r->pages[i].pg_state == PG_FREE)
-			heads[r->pages[i].pg_order]++;
+		if (pg_state(&r->pages[i]) == PG_FREE)
+			heads[pg_order(&r->pages[i])]++;
 	for (unsigned o = 0; o < PAGE_NORDERS; o++)
 		if (heads[o] != r->nfree[o])
 			return false;
@@ -1046,7 +1065,7 @@ page_is_valid(void)
 		unsigned n = 0;
 		for (struct vm_page *pg = c->pcp[o].head; pg != NULL;
 		    pg = pg->pg_link.cle_next, n++)
-			if (pg->pg_state != PG_PCP || pg->pg_order != o)
+			if (pg_state(pg) != PG_PCP || pg_order(pg) != o)
 				ok = false;
 		if (n != c->pcp[o].count)
 			ok = false;

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <ck_pr.h>
 #include <ck_queue.h>
 
 #include "hal/hal.h"
@@ -50,14 +51,15 @@ enum page_state {
  *
  * Field legend: (F) the region's free-list lock, (L) owning cpu with
  * interrupts off, (O) the current owner of the allocated block (the
- * layer that called page_alloc), (C) constant after page_init().
+ * layer that called page_alloc), (C) constant after page_init(),
+ * (A) accessed atomically: read pg_state with pg_state().
  */
 struct vm_page {
 	CK_LIST_ENTRY(vm_page) pg_link;	/* (F) buddy list / (L) pcp stack / (O) */
 	paddr_t pg_pa;			/* (C) physical address */
 	uint32_t pg_npages;		/* (F) run length of a contiguous allocation */
-	uint8_t pg_state;		/* (F, L) enum page_state */
-	uint8_t pg_order;		/* (F, L) block order, on heads */
+	uint8_t pg_state;		/* (F, L, A) enum page_state */
+	uint8_t pg_order;		/* (F, L, A) block order, on heads */
 	uint8_t pg_region;		/* (C) index of the region */
 	uint8_t pg_flags;		/* (F) PGF_* */
 	/* Free for the owner of an allocated block (zones, objects, kmalloc). */
@@ -79,6 +81,13 @@ struct vm_page {
 #define PGF_CONTIG 0x1u		/* head of a page_alloc_contig run */
 
 _Static_assert(sizeof(struct vm_page) <= 64, "struct vm_page must stay small");
+
+/* A frame's state, read atomically (see page.c: it may change under us). */
+static inline enum page_state
+pg_state(const struct vm_page *pg)
+{
+	return (enum page_state)ck_pr_load_8((uint8_t *)(uintptr_t)&pg->pg_state);
+}
 
 /*
  * page_init: builds the frame arrays from hal_mem_regions() minus

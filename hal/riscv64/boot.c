@@ -22,8 +22,12 @@
  *    initrd, if any.
  *
  * 4. Power.  hal_poweroff() uses SBI SRST (shutdown; reason "system
- *    failure" for a non-zero code).  It first prints "rvmm: poweroff N" so
- *    a wrapper can recover the code when the firmware cannot pass it on.
+ *    failure" for a non-zero code).  OpenSBI 1.1 turns either reason into
+ *    a clean QEMU exit (status 0), so for a failure the port first writes
+ *    FINISHER_FAIL with the code to the "sifive,test0" device the device
+ *    tree names, which makes QEMU exit with that code; SRST stays the
+ *    path for success and the fallback.  The port also prints
+ *    "rvmm: poweroff N" first, for wrappers and for humans.
  *
  * 5. Floating point.  sstatus.FS is set to Initial on every hart so code
  *    compiled for rv64gc may use FP registers; trap entry does not save
@@ -173,6 +177,11 @@ _Noreturn void
 hal_poweroff(int code)
 {
 	kprintf("rvmm: poweroff %d\n", code);
+	if (code != 0 && rv_dtb.finisher != 0) {
+		/* QEMU's test finisher: 0x3333 = fail, exit status in 31:16. */
+		volatile uint32_t *fin = hal_phys_to_virt(rv_dtb.finisher);
+		*fin = 0x3333u | ((uint32_t)(code & 0xffff) << 16);
+	}
 	sbi_system_reset(SBI_SRST_TYPE_SHUTDOWN,
 	    code == 0 ? SBI_SRST_REASON_NONE : SBI_SRST_REASON_SYSFAIL);
 	/* No SRST: park. The wrapper reads the code printed above. */

@@ -149,6 +149,7 @@ struct dtb_props {
 	struct dtb_val isa;
 	struct dtb_val mmu;
 	struct dtb_val tbf;
+	struct dtb_val compat;
 };
 
 struct dtb_walk {
@@ -200,6 +201,24 @@ val_streq(struct dtb_val v, const char *s)
 
 	return v.p != NULL && v.len > n && memcmp(v.p, s, n) == 0 &&
 	    v.p[n] == '\0';
+}
+
+/* compat_has: the string list v (NUL-separated) contains s. */
+static bool
+compat_has(struct dtb_val v, const char *s)
+{
+	size_t n = strlen(s);
+
+	for (uint32_t off = 0; v.p != NULL && off < v.len;) {
+		const char *e = (const char *)v.p + off;
+		size_t left = v.len - off, len = 0;
+		while (len < left && e[len] != '\0')
+			len++;
+		if (len == n && memcmp(e, s, n) == 0)
+			return true;
+		off += (uint32_t)len + 1;
+	}
+	return false;
 }
 
 /* status_ok: status absent, "okay" or the older "ok". */
@@ -424,6 +443,11 @@ node_finish(struct dtb_walk *w)
 	case DTB_K_CPU:
 		return cpu_finish(w, parent);
 	default:
+		if (parent != NULL && c->reg.p != NULL &&
+		    w->out->finisher == 0 && compat_has(c->compat, "sifive,test0") &&
+		    parent->acells >= 1 && parent->acells <= 2 &&
+		    c->reg.len >= 4 * parent->acells)
+			w->out->finisher = cells_read(c->reg.p, parent->acells);
 		return 0;
 	}
 }
@@ -556,6 +580,10 @@ node_prop(struct dtb_walk *w, const char *name, struct dtb_val v)
 			c->tbf = v;
 		return 0;
 	default:
+		if (strcmp(name, "compatible") == 0)
+			c->compat = v;
+		else if (strcmp(name, "reg") == 0)
+			c->reg = v;
 		return 0;
 	}
 }

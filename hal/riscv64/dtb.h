@@ -58,6 +58,13 @@ struct dtb_info {
 	uint64_t initrd_end;		/* /chosen linux,initrd-end, or 0 */
 
 	bool truncated;			/* more cpus/mem/rsv than fit */
+
+	/*
+	 * First reg address of a node compatible with "sifive,test0" (QEMU's
+	 * test finisher), or 0: the port uses it to end the machine with a
+	 * failure code when the firmware's SRST cannot pass one on.
+	 */
+	uint64_t finisher;
 };
 
 /*
