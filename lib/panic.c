@@ -5,7 +5,9 @@
  * and a backtrace, and powers the machine off with PANIC_EXIT_CODE.  The
  * other harts are not stopped one by one: hal_poweroff() ends the whole
  * machine (SBI SRST on riscv64, _exit() on the host).  A panic inside a
- * panic (the dump itself faulting, say) skips straight to poweroff.
+ * panic (the dump itself faulting, say) skips straight to poweroff; a
+ * panic on a second cpu waits up to two seconds for the first to finish
+ * its report, then powers off itself.
  */
 #include <stdarg.h>
 
@@ -17,7 +19,8 @@
 
 void kputs_panic(const char *s, size_t n);
 
-static unsigned panicking;
+static unsigned panicking;		/* (A) panics begun, machine-wide */
+static unsigned panic_cpu = ~0u;	/* (A) cpu of the first panic */
 
 _Noreturn void
 panic(const char *fmt, ...)
@@ -28,14 +31,21 @@ panic(const char *fmt, ...)
 
 	(void)hal_intr_disable();
 	if (ck_pr_faa_uint(&panicking, 1) != 0) {
-		/* Nested or concurrent panic: the first one reports. */
+		/*
+		 * A second panic.  On the cpu that panicked first (its dump
+		 * faulted, say) end the machine now; elsewhere, give the first
+		 * one time to report, then end it anyway.
+		 */
 		static const char msg[] = "PANIC: nested panic\n";
-		if (ck_pr_load_uint(&panicking) > 8)
-			hal_poweroff(PANIC_EXIT_CODE);
 		kputs_panic(msg, sizeof(msg) - 1);
-		for (;;)
-			hal_cpu_idle();
+		if (ck_pr_load_uint(&panic_cpu) != hal_cpu_id()) {
+			uint64_t t0 = hal_time_ns();
+			while (hal_time_ns() - t0 < 2000000000ull)
+				hal_cpu_relax();
+		}
+		hal_poweroff(PANIC_EXIT_CODE);
 	}
+	ck_pr_store_uint(&panic_cpu, hal_cpu_id());
 	n = ksnprintf(buf, sizeof(buf), "\nPANIC[cpu %u]: ", hal_cpu_id());
 	va_start(ap, fmt);
 	m = kvsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);

@@ -382,6 +382,68 @@ KTEST(page, stress_global)
 	stress_run(PAGE_MODE_GLOBAL);
 }
 
+/*
+ * Tight bursts on every hart straight into the buddy allocator: blocks and
+ * their buddies change hands constantly, which is where a state published
+ * too late (a taken block still looking free) would let a concurrent free
+ * merge with it.  Every frame carries its owner's mark while held.
+ */
+#define RACE_BURST 64
+
+static uint64_t race_rounds;
+
+static void
+race_worker(void *arg)
+{
+	struct vm_page *pg[RACE_BURST];
+	uint64_t mark = 0x5eed0000ull + hal_cpu_id();
+
+	(void)arg;
+	for (uint64_t r = 0; r < race_rounds; r++) {
+		for (int k = 0; k < RACE_BURST; k++) {
+			pg[k] = page_alloc(0, 0);
+			if (pg[k] != NULL)
+				*(volatile uint64_t *)page_to_kva(pg[k]) = mark;
+		}
+		for (int k = 0; k < RACE_BURST; k++) {
+			if (pg[k] == NULL) {
+				KT_FAIL("page_alloc failed in a burst");
+				continue;
+			}
+			if (*(volatile uint64_t *)page_to_kva(pg[k]) != mark)
+				KT_FAIL("frame %#llx handed to two harts",
+				    (unsigned long long)page_to_pa(pg[k]));
+			page_free(pg[k], 0);
+		}
+	}
+}
+
+static void
+race_run(enum page_mode mode)
+{
+	struct page_snap start;
+
+	page_set_poison(false);
+	page_set_mode(mode);
+	snap_take(&start);
+	race_rounds = ktest_iters(1000);
+	smp_run(race_worker, NULL);
+	snap_expect_same(&start);
+	page_set_mode(PAGE_MODE_PERCPU);
+	page_set_poison(VM_DEBUG_LEVEL >= 2 &&
+	    bootarg_u64(hal_bootargs(), "page_poison", 1) != 0);
+}
+
+KTEST(page, burst_race_global)
+{
+	race_run(PAGE_MODE_GLOBAL);
+}
+
+KTEST(page, burst_race_percpu)
+{
+	race_run(PAGE_MODE_PERCPU);
+}
+
 /* Other harts fill their caches, then cpu 0 exhausts memory. */
 static void
 fill_cache_worker(void *arg)
@@ -472,11 +534,17 @@ KTEST(page, poison_is_checked)
 	struct vm_page *pg = page_alloc(0, 0);
 
 	KT_ASSERT(pg != NULL);
+	page_set_poison(true);
 	page_free(pg, 0);
 	/* The freed frame holds the poison pattern. */
 	const uint64_t *p = page_to_kva(pg);
 	KT_EXPECT_EQ(p[0], 0x6b6b6b6b6b6b6b6bull);
 	KT_EXPECT_EQ(p[PAGE_SIZE / 8 - 1], 0x6b6b6b6b6b6b6b6bull);
+	/* And the next allocation (the same frame, from the cache) checks it. */
+	struct vm_page *again = page_alloc(0, 0);
+	KT_EXPECT(again == pg);
+	page_free(again, 0);
+	page_set_poison(bootarg_u64(hal_bootargs(), "page_poison", 1) != 0);
 }
 #endif
 

@@ -25,3 +25,22 @@ KTEST_EXPLICIT(selftest_fail, must_fail)
 {
 	KT_EXPECT_EQ(two, 3);
 }
+
+#if defined(__riscv)
+#include "lib/smp.h"
+
+static void
+illegal_on_last_cpu(void *arg)
+{
+	(void)arg;
+	if (hal_cpu_id() == hal_ncpus() - 1)
+		__asm__ __volatile__(".word 0");	/* illegal instruction */
+}
+
+/* An unexpected trap, on a secondary hart when there is one, must panic. */
+KTEST_EXPLICIT(wrong_trap, illegal_instruction)
+{
+	smp_run(illegal_on_last_cpu, NULL);
+	KT_FAIL("the illegal instruction did not trap");
+}
+#endif

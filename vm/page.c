@@ -137,6 +137,15 @@ pa_to_page(paddr_t pa)
 static struct page_region *
 page_region_of(const struct vm_page *pg)
 {
+	/* Fast path: trust pg_region once the pointer is inside that array. */
+	uintptr_t a = (uintptr_t)pg;
+
+	if (a % _Alignof(struct vm_page) == 0) {
+		struct page_region *r = &regions[0];
+		if (nregions == 1 && pg >= r->pages && pg < r->pages + r->npages &&
+		    (a - (uintptr_t)r->pages) % sizeof(*pg) == 0)
+			return r;
+	}
 	for (size_t i = 0; i < nregions; i++) {
 		struct page_region *r = &regions[i];
 		if (pg >= r->pages && pg < r->pages + r->npages &&
@@ -262,7 +271,12 @@ buddy_alloc_locked(struct page_region *r, unsigned order)
 		buddy_insert_locked(r, pg + ((size_t)1 << o), o);
 		r->splits++;
 	}
-	pg_set_order(pg, (uint8_t)order);
+	/*
+	 * Not PG_FREE any more before the lock drops: a concurrent free of
+	 * its buddy must not merge with it.
+	 */
+	pg_set_state(pg, PG_ALLOC);
+	pg_set_order(pg, order);
 	return pg;
 }
 
@@ -473,8 +487,7 @@ pcp_push_local(struct page_cpu *c, struct page_pcp *l, struct vm_page *pg,
 	pg_set_order(pg, (uint8_t)order);
 	pg->pg_link.cle_next = l->head;
 	l->head = pg;
-	l->count++;
-	stat_inc(&c->st.cached[order]);
+	ck_pr_store_uint(&l->count, l->count + 1);
 }
 
 static struct vm_page *
@@ -485,8 +498,7 @@ pcp_pop_local(struct page_cpu *c, struct page_pcp *l, unsigned order)
 	if (pg == NULL)
 		return NULL;
 	l->head = pg->pg_link.cle_next;
-	l->count--;
-	stat_add(&c->st.cached[order], (uint64_t)-1);
+	ck_pr_store_uint(&l->count, l->count - 1);
 	return pg;
 }
 
@@ -588,14 +600,14 @@ page_alloc(unsigned order, unsigned flags)
 		struct page_cpu *c = &page_cpus[hal_cpu_id()];
 		struct page_pcp *l = &c->pcp[order];
 
-		if (l->head != NULL)
-			stat_inc(&c->st.pcp_hits);
-		else
+		if (l->head == NULL) {
+			stat_inc(&c->st.pcp_misses);
 			pcp_refill_local(c, l, order);
+		}
 		pg = pcp_pop_local(c, l, order);
 		if (pg != NULL) {
 			pg_set_state(pg, PG_ALLOC);
-			stat_inc(&c->st.allocs);
+			stat_inc(&c->st.pcp_allocs);
 		}
 		hal_intr_restore(s);
 	}
@@ -748,8 +760,9 @@ contig_alloc_locked(struct page_region *r, size_t n, uint64_t align_pages)
 	while (i < e) {
 		size_t h;
 		unsigned o;
-		bool ok = containing_free_locked(r, i, &h, &o);
-		VM_ASSERT(ok);
+		if (!containing_free_locked(r, i, &h, &o))
+			panic("contig_alloc_locked: frame %#llx of a free run "
+			    "is not free", (unsigned long long)r->pages[i].pg_pa);
 		size_t be = h + ((size_t)1 << o);
 		buddy_remove_locked(r, &r->pages[h], o);
 		pg_set_state(&r->pages[h], PG_TAIL);
@@ -899,17 +912,17 @@ page_set_poison(bool on)
 void
 page_cpu_stats(unsigned cpu, struct page_cpu_stats *out)
 {
-	const struct page_cpu_stats *st = &page_cpus[cpu].st;
+	const struct page_cpu_counters *st = &page_cpus[cpu].st;
 
 	VM_ASSERT(cpu < HAL_MAX_CPUS);
-	out->allocs = stat_read(&st->allocs);
+	out->allocs = stat_read(&st->allocs) + stat_read(&st->pcp_allocs);
 	out->frees = stat_read(&st->frees);
-	out->pcp_hits = stat_read(&st->pcp_hits);
+	out->pcp_hits = stat_read(&st->pcp_allocs) - stat_read(&st->pcp_misses);
 	out->refills = stat_read(&st->refills);
 	out->spills = stat_read(&st->spills);
 	out->drains = stat_read(&st->drains);
 	for (unsigned o = 0; o < PAGE_PCP_ORDERS; o++)
-		out->cached[o] = stat_read(&st->cached[o]);
+		out->cached[o] = ck_pr_load_uint(&page_cpus[cpu].pcp[o].count);
 }
 
 void

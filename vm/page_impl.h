@@ -34,14 +34,26 @@ struct page_region {
 /* A per-CPU stack of free blocks of one order, linked through pg_link. */
 struct page_pcp {
 	struct vm_page *head;			/* (L) */
-	unsigned count;				/* (L) blocks */
+	unsigned count;				/* (L) blocks; stored atomically
+						   for page_cpu_stats() */
 	unsigned batch;				/* (C) blocks moved per refill/spill */
 	unsigned high;				/* (C) spill above this many */
 };
 
+/* Per-CPU counters; page_cpu_stats() turns them into struct page_cpu_stats. */
+struct page_cpu_counters {
+	uint64_t allocs;			/* not from the cache */
+	uint64_t pcp_allocs;			/* from the cache */
+	uint64_t pcp_misses;			/* cache empty: refill tried */
+	uint64_t frees;
+	uint64_t refills;
+	uint64_t spills;
+	uint64_t drains;
+};
+
 struct page_cpu {
-	struct page_pcp pcp[PAGE_PCP_ORDERS];	/* (L) */
-	struct page_cpu_stats st;		/* (S) */
+	struct page_pcp pcp[PAGE_PCP_ORDERS];	/* (L); count also (A) */
+	struct page_cpu_counters st;		/* (S) */
 } HAL_CACHE_ALIGNED;
 
 /*

@@ -49,6 +49,10 @@ _Static_assert(__builtin_offsetof(struct rv_cpu, stack_top) == RV_CPU_STACK_TOP,
     "RV_CPU_STACK_TOP must match struct rv_cpu");
 
 extern char _kernel_start[], _kernel_end[];
+extern char rv_boot_stack_top[];
+
+/* Generous: on a loaded 2-core machine a vCPU may wait long for a core. */
+#define RV_CHECKIN_TIMEOUT_NS 30000000000ull
 
 static struct rv_cpu rv_cpus[HAL_MAX_CPUS];
 static uint8_t rv_stacks[HAL_MAX_CPUS][RV_STACK_SIZE] __attribute__((aligned(16)));
@@ -285,7 +289,7 @@ rv_boot(unsigned long hartid, const void *dtb)
 
 	boot->hc.id = 0;
 	boot->hc.hartid = hartid;
-	boot->stack_top = 0;	/* runs on rv_boot_stack */
+	boot->stack_top = (uintptr_t)rv_boot_stack_top;
 	rv_ncpus = 1;
 	rv_timebase_freq = 10000000;	/* until the tree says otherwise */
 	rv_cpu_setup(boot);
@@ -332,20 +336,43 @@ rv_boot(unsigned long hartid, const void *dtb)
 		panic("rv_boot: boot hart %lu is not in the device tree",
 		    hartid);
 
-	/* Start the others; they spin until everyone has checked in. */
-	for (unsigned i = 1; i < rv_ncpus; i++) {
-		long e = sbi_hart_start(rv_cpus[i].hc.hartid,
-		    (unsigned long)rv_secondary_entry,
-		    (unsigned long)&rv_cpus[i]);
-		if (e != SBI_SUCCESS && e != SBI_ERR_ALREADY_AVAILABLE)
-			panic("rv_boot: SBI hart_start(%lu) failed: %ld",
-			    rv_cpus[i].hc.hartid, e);
-	}
+	/*
+	 * Start the others with SBI HSM; they spin until everyone has checked
+	 * in.  A hart that answers "already available" is one the firmware
+	 * released into _start as well (see start.S): hand it its slot.
+	 */
 	uint64_t t0 = hal_time_ns();
+	unsigned parked = 0;
+	for (unsigned i = 1; i < rv_ncpus; i++) {
+		unsigned long h = rv_cpus[i].hc.hartid;
+		long e = sbi_hart_start(h, (unsigned long)rv_secondary_entry,
+		    (unsigned long)&rv_cpus[i]);
+		if (e == SBI_SUCCESS)
+			continue;
+		if (e != SBI_ERR_ALREADY_AVAILABLE || parked == RV_MAX_PARK)
+			panic("rv_boot: SBI hart_start(%lu) failed: %ld", h, e);
+		/*
+		 * Already running: the firmware let it into _start too, where
+		 * it lost the lottery and waits for its slot.
+		 */
+		ck_pr_store_ptr(&rv_park[parked].cpu, &rv_cpus[i]);
+		ck_pr_fence_store();
+		ck_pr_store_64((uint64_t *)&rv_park[parked].hartid_plus1, h + 1);
+		parked++;
+		kprintf("# rvmm: hart %lu entered the kernel with the boot hart; "
+		    "released from its parking slot\n", h);
+	}
 	while (ck_pr_load_uint(&rv_checked_in) != rv_ncpus) {
-		if (hal_time_ns() - t0 > 5000000000ull)
+		if (hal_time_ns() - t0 > RV_CHECKIN_TIMEOUT_NS) {
+			for (unsigned i = 1; i < rv_ncpus; i++)
+				if (!ck_pr_load_uint(&rv_cpus[i].started))
+					kprintf("rvmm: hart %lu never started "
+					    "(HSM status %ld)\n",
+					    rv_cpus[i].hc.hartid,
+					    sbi_hart_status(rv_cpus[i].hc.hartid));
 			panic("rv_boot: only %u of %u harts checked in",
 			    ck_pr_load_uint(&rv_checked_in), rv_ncpus);
+		}
 		hal_cpu_relax();
 	}
 	csr_set(sstatus, SSTATUS_SIE);

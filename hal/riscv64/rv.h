@@ -6,6 +6,7 @@
 
 #define RV_STACK_SIZE 16384
 #define RV_CPU_STACK_TOP 32	/* offsetof(struct rv_cpu, stack_top) */
+#define RV_MAX_PARK 8		/* harts that may enter _start at once */
 
 /* Trap frame: x1..x31 at 8*i, then sepc, sstatus, scause, stval. */
 #define TF_SEPC (32 * 8)
@@ -24,6 +25,13 @@ struct rv_cpu {
 	uintptr_t stack_top;	/* (C) at RV_CPU_STACK_TOP */
 	unsigned started;	/* (A) set when the hart runs C code */
 } HAL_CACHE_ALIGNED;
+
+/* A parked hart's slot (start.S): written by the boot hart. */
+struct rv_park_slot {
+	unsigned long hartid_plus1;	/* 0: free */
+	struct rv_cpu *cpu;
+};
+extern struct rv_park_slot rv_park[RV_MAX_PARK];
 
 struct rv_trapframe {
 	unsigned long x[32];	/* x[0] unused; x[2] is the interrupted sp */

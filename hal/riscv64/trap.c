@@ -40,9 +40,17 @@ static const char *const reg_names[32] = {
 void
 rv_backtrace(unsigned long fp, unsigned long pc)
 {
+	const struct rv_cpu *c = (const struct rv_cpu *)hal_cpu();
+	unsigned long top = c->stack_top, bottom = top - RV_STACK_SIZE;
+
 	kprintf("backtrace:\n  %#lx\n", pc);
-	/* With -fno-omit-frame-pointer: ra at fp-8, caller's fp at fp-16. */
-	for (int depth = 0; depth < 16 && fp != 0 && (fp & 7) == 0; depth++) {
+	/*
+	 * With -fno-omit-frame-pointer: ra at fp-8, caller's fp at fp-16.
+	 * Only frames inside this cpu's stack are followed, so a corrupt
+	 * chain cannot fault inside a panic.
+	 */
+	for (int depth = 0; depth < 16 && fp - 16 >= bottom && fp <= top &&
+	    (fp & 7) == 0; depth++) {
 		unsigned long ra = ((unsigned long *)fp)[-1];
 		unsigned long next = ((unsigned long *)fp)[-2];
 		if (ra == 0)
@@ -60,10 +68,10 @@ rv_dump_frame(const struct rv_trapframe *tf)
 	char line[160];
 	int n = 0;
 
-	kprintf("sepc %#018lx sstatus %#018lx scause %#lx stval %#lx\n",
+	kprintf("sepc 0x%016lx sstatus 0x%016lx scause %#lx stval %#lx\n",
 	    tf->sepc, tf->sstatus, tf->scause, tf->stval);
 	for (int i = 1; i < 32; i++) {
-		n += ksnprintf(line + n, sizeof(line) - (size_t)n, "%4s %#018lx%s",
+		n += ksnprintf(line + n, sizeof(line) - (size_t)n, "%4s 0x%016lx%s",
 		    reg_names[i], tf->x[i], (i % 4 == 3) ? "" : "  ");
 		if (i % 4 == 3 || i == 31) {
 			kprintf("%s\n", line);
