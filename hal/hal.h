@@ -64,16 +64,32 @@ struct hal_cpu {
 };
 
 /*
- * hal_cpu: the calling cpu's per-CPU area.
- * pre: the caller is not migrated meanwhile (rvmm kernels do not preempt
- *      kernel code; a preemptive kernel disables preemption around use).
+ * The fast-path primitives below are static inline functions that each
+ * port defines in its own "hal_md.h" (hal/<port>/include/), included at
+ * the end of this section, so that a per-CPU fast path costs a register
+ * read and a CSR access, not function calls:
+ *
+ *	struct hal_cpu *hal_cpu(void);
+ *		the calling cpu's per-CPU area.
+ *		pre: the caller is not migrated meanwhile (rvmm kernels do
+ *		not preempt kernel code; a preemptive kernel disables
+ *		preemption around use).
+ *	hal_intr_t hal_intr_disable(void);
+ *		disables interrupts on this cpu, returns the previous state;
+ *		nests.
+ *	void hal_intr_restore(hal_intr_t state);
+ *		restores a state returned by hal_intr_disable(); an interrupt
+ *		that became pending meanwhile is taken now.
+ *	bool hal_intr_enabled(void);
  */
-struct hal_cpu *hal_cpu(void);
+typedef unsigned long hal_intr_t;
 
 /* pre: any context. */
 unsigned hal_ncpus(void);
 /* pre: id < hal_ncpus(). */
 unsigned long hal_cpu_hartid(unsigned id);
+
+#include "hal_md.h"
 
 static inline unsigned
 hal_cpu_id(void)
@@ -82,15 +98,7 @@ hal_cpu_id(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* Interrupts.                                                         */
-
-typedef unsigned long hal_intr_t;
-
-/* Disables interrupts on this cpu and returns the previous state.  Nests. */
-hal_intr_t hal_intr_disable(void);
-/* Restores a state returned by hal_intr_disable(). */
-void hal_intr_restore(hal_intr_t state);
-bool hal_intr_enabled(void);
+/* Interrupts (hal_intr_disable/restore/enabled: see hal_md.h above).  */
 
 /* Spin-wait hint for busy loops.  pre: any context. */
 void hal_cpu_relax(void);

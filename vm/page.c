@@ -33,7 +33,9 @@
  *    allocator cannot satisfy a request, page_drain_all() asks every cpu,
  *    by cross-call (IPI), to return its whole cache, waits for all of them,
  *    and the allocation is retried; then the reclaim hooks (zones) are
- *    asked to give memory back, and the allocation retried once more.
+ *    asked to give memory back, the caches are drained once more (what the
+ *    hooks free lands in the freeing cpus' caches) and the allocation is
+ *    retried a last time.
  *    Only then does it return NULL.  Draining by IPI keeps the owner the
  *    only one who ever touches a cache, which is what makes the local path
  *    free of atomics.
@@ -62,6 +64,7 @@
  *    spills, drains, cached blocks) and per region (free blocks per order,
  *    splits, merges); page_stats() sums, page_dump() prints.
  */
+#include <errno.h>
 #include <string.h>
 
 #include <ck_pr.h>
@@ -585,6 +588,23 @@ page_run_reclaim(void)
 	return got;
 }
 
+/*
+ * Before retry `attempt` of a failed allocation: 1, drain every cpu's
+ * cache; 2, ask the reclaim hooks, then drain again, since what they free
+ * lands in the caches of the cpus that free it.  Returns -ENOMEM when
+ * there is nothing more to try.
+ */
+static int
+page_refill_slow(int attempt, unsigned flags)
+{
+	if (attempt == 2) {
+		if ((flags & PAGE_NORECLAIM) || page_run_reclaim() == 0)
+			return -ENOMEM;
+	}
+	page_drain_all();
+	return 0;
+}
+
 struct vm_page *
 page_alloc(unsigned order, unsigned flags)
 {
@@ -613,10 +633,7 @@ page_alloc(unsigned order, unsigned flags)
 	}
 	if (pg == NULL) {
 		for (int attempt = 0; attempt < 3 && pg == NULL; attempt++) {
-			if (attempt == 1)
-				page_drain_all();
-			if (attempt == 2 && ((flags & PAGE_NORECLAIM) ||
-			    page_run_reclaim() == 0))
+			if (attempt > 0 && page_refill_slow(attempt, flags) != 0)
 				break;
 			pg = buddy_alloc_any(order);
 		}
@@ -796,10 +813,7 @@ page_alloc_contig(size_t npages, size_t align, unsigned flags)
 	if (page_inject_failure())
 		goto fail;
 	for (int attempt = 0; attempt < 3 && pg == NULL; attempt++) {
-		if (attempt == 1)
-			page_drain_all();
-		if (attempt == 2 && ((flags & PAGE_NORECLAIM) ||
-		    page_run_reclaim() == 0))
+		if (attempt > 0 && page_refill_slow(attempt, flags) != 0)
 			break;
 		for (size_t i = 0; i < nregions && pg == NULL; i++) {
 			struct page_region *r = &regions[i];

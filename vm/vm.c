@@ -2,13 +2,18 @@
  * vm.c: bring-up order of the rvmm layers (see vm.h).
  */
 #include "lib/bootargs.h"
+#include "vm/kmalloc.h"
 #include "vm/page.h"
 #include "vm/vm.h"
+#include "vm/zone.h"
 
 void
 vm_boot(void)
 {
 	page_init();
+	/* Object caches and kmalloc; zone_init registers the reclaim hook. */
+	zone_init();
+	kmalloc_init();
 	/* Bootarg page_poison=0 turns frame poisoning off (big memories). */
 	if (bootarg_u64(hal_bootargs(), "page_poison", 1) == 0)
 		page_set_poison(false);

@@ -33,6 +33,8 @@
  *     (some cross-call every cpu), with no zone or page lock held.
  *   - zone_stats(), zone_cpu_stats(), zone_is_valid() may run in any
  *     thread context; figures about other cpus may be slightly stale.
+ *   - zone_alloc(), zone_free() and the management calls are not
+ *     reentrant from a zone's constructor or destructor on the same zone.
  *
  * Failure.  zone_alloc() returns NULL when the page allocator has no
  * memory left for a new slab (after asking every reclaim hook, unless
@@ -80,9 +82,11 @@ typedef void (*zone_dtor_t)(void *obj);
 void zone_init(void);
 
 /*
- * zone_create: a new zone of objects of `size` bytes (> 0), aligned to
- * `align` (0 for the default of 16 bytes, or a power of two; must be at
- * most the page size).  `name` is copied (ZONE_NAME_MAX - 1 chars kept).
+ * zone_create: a new zone of objects of `size` bytes (1 .. 16 KiB),
+ * aligned to `align` (0 for the default of 16 bytes, or a power of two
+ * from 8 to 32 KiB).  `name` is copied (ZONE_NAME_MAX - 1 chars kept).
+ * ctor/dtor: see Construction above (either may be NULL).  flags:
+ * ZONE_NOMAG, ZONE_DEBUG, ZONE_NODEBUG.
  * => thread context, interrupts enabled.
  * => returns the zone, or NULL when memory for its descriptor is lacking
  *    or an argument is invalid.
@@ -147,7 +151,7 @@ void zone_set_magazines(zone_t z, bool on);
 /*
  * zone_set_fail_every: failure injection.  With n > 0, every n-th
  * zone_alloc() on this zone returns NULL (0 turns it off).
- * => any thread context.
+ * => thread context, interrupts on or off (arming cross-calls every cpu).
  */
 void zone_set_fail_every(zone_t z, unsigned n);
 
@@ -176,11 +180,13 @@ struct zone_stats {
 	uint64_t mag_hits;	/* allocs + frees served by a cpu's magazines */
 	uint64_t depot_gets;	/* full magazines taken from the depot */
 	uint64_t depot_puts;	/* full magazines given to the depot */
-	uint64_t slab_allocs;	/* objects taken from the slab layer */
+	uint64_t slab_allocs;	/* objects taken from the slab layer (by
+				   single allocations and refills) */
 	uint64_t slab_frees;	/* objects given back to the slab layer */
 	uint64_t pages_allocs;	/* slabs created */
 	uint64_t pages_frees;	/* slabs destroyed */
 	uint64_t contention;	/* depot lock try-lock failures */
+	uint64_t slab_contention;	/* slab lock try-lock failures */
 	uint64_t resizes;	/* magazine size increases */
 	uint64_t failures;	/* zone_alloc returned NULL */
 	uint64_t injected;	/* of those, by failure injection */
@@ -192,9 +198,9 @@ struct zone_cpu_stats {
 	uint64_t alloc_misses;	/* neither magazine could serve the alloc */
 	uint64_t free_misses;	/* neither magazine had room */
 	uint64_t depot_gets, depot_puts;
-	uint64_t slab_allocs, slab_frees;
-	unsigned rounds_loaded, rounds_prev;	/* objects cached now */
-	unsigned magsize;	/* capacity of the loaded magazine */
+	uint64_t slab_allocs, slab_frees;	/* objects moved */
+	uint64_t alloc_slab;	/* allocs served by the slab layer */
+	uint64_t free_slab;	/* frees that went to the slab layer */
 };
 
 void zone_stats(zone_t z, struct zone_stats *out);
@@ -213,7 +219,15 @@ void zone_dump(zone_t z);
  */
 bool zone_is_valid(zone_t z);
 
-/* Whether any debug checking is on for this zone. */
+/* Whether the poison/redzone checks are on for this zone. */
 bool zone_is_debug(zone_t z);
+
+/*
+ * zone_set_debug: turns the poison/redzone checks on or off.  The object
+ * layout changes, so the zone must hold no slab: it is reaped first.
+ * => thread context, interrupts enabled, no concurrent use of the zone.
+ * => returns 0, or -EBUSY when objects are allocated.
+ */
+int zone_set_debug(zone_t z, bool on);
 
 #endif /* RVMM_VM_ZONE_H */

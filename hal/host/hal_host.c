@@ -57,8 +57,14 @@ struct host_cpu {
 static struct host_cpu host_cpus[HAL_MAX_CPUS];
 static unsigned host_ncpus = 1;
 static unsigned host_checked_in;
-static __thread struct host_cpu *host_self;
-static __thread volatile sig_atomic_t host_intr_on;
+/* The thread's cpu and interrupt flag, read inline by hal_md.h. */
+__thread struct hal_cpu *hal_host_self;
+__thread volatile sig_atomic_t hal_host_intr_on;
+/* Set by the signal handler when it found interrupts off. */
+__thread volatile sig_atomic_t hal_host_ipi_waiting;
+
+#define host_self ((struct host_cpu *)hal_host_self)
+#define host_intr_on hal_host_intr_on
 static hal_ipi_handler_t host_ipi_handler;
 static hal_fault_handler_t host_fault_handler;
 static char host_bootargs[1024];
@@ -73,12 +79,6 @@ static void *host_arena[2];
 static unsigned host_nregions;
 static struct hal_mem_range host_reserved[1];
 static unsigned host_nreserved;
-
-struct hal_cpu *
-hal_cpu(void)
-{
-	return &host_self->hc;
-}
 
 unsigned
 hal_ncpus(void)
@@ -99,6 +99,7 @@ host_take_interrupts(void)
 {
 	struct host_cpu *c = host_self;
 
+	hal_host_ipi_waiting = 0;
 	while (ck_pr_load_uint(&c->ipi_pending) != 0) {
 		host_intr_on = 0;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -120,36 +121,20 @@ host_sigusr1(int sig)
 	int saved = errno;
 
 	(void)sig;
-	if (host_self != NULL && host_intr_on)
-		host_take_interrupts();
+	if (host_self != NULL) {
+		if (host_intr_on)
+			host_take_interrupts();
+		else
+			hal_host_ipi_waiting = 1;
+	}
 	errno = saved;
 }
 
-hal_intr_t
-hal_intr_disable(void)
-{
-	hal_intr_t was = host_intr_on;
-
-	host_intr_on = 0;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	return was;
-}
-
 void
-hal_intr_restore(hal_intr_t state)
+hal_host_intr_pending(void)
 {
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (state) {
-		host_intr_on = 1;
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (host_intr_on)
 		host_take_interrupts();
-	}
-}
-
-bool
-hal_intr_enabled(void)
-{
-	return host_intr_on != 0;
 }
 
 void
@@ -313,7 +298,7 @@ host_add_region(paddr_t base, uint64_t size)
 static void
 host_cpu_enter(struct host_cpu *c)
 {
-	host_self = c;
+	hal_host_self = &c->hc;
 	host_intr_on = 1;
 	ck_pr_inc_uint(&host_checked_in);
 	while (ck_pr_load_uint(&host_checked_in) != host_ncpus)

@@ -67,15 +67,6 @@ static uint64_t rv_timebase_freq;
 hal_ipi_handler_t rv_ipi_handler;
 hal_fault_handler_t rv_fault_handler;
 
-struct hal_cpu *
-hal_cpu(void)
-{
-	struct hal_cpu *c;
-
-	__asm__("mv %0, tp" : "=r"(c));
-	return c;
-}
-
 unsigned
 hal_ncpus(void)
 {
@@ -87,25 +78,6 @@ hal_cpu_hartid(unsigned id)
 {
 	VM_ASSERT(id < rv_ncpus);
 	return rv_cpus[id].hc.hartid;
-}
-
-hal_intr_t
-hal_intr_disable(void)
-{
-	return csr_read_clear(sstatus, SSTATUS_SIE) & SSTATUS_SIE;
-}
-
-void
-hal_intr_restore(hal_intr_t state)
-{
-	if (state & SSTATUS_SIE)
-		csr_set(sstatus, SSTATUS_SIE);
-}
-
-bool
-hal_intr_enabled(void)
-{
-	return (csr_read(sstatus) & SSTATUS_SIE) != 0;
 }
 
 void

@@ -1,0 +1,230 @@
+/*
+ * Benchmarks of the zone allocator and kmalloc (QEMU and host):
+ *
+ *	zone.pair	every hart allocates and frees one 64-byte object
+ *			of a shared zone in a loop: impl "mag" (per-cpu
+ *			magazines) against "nomag" (every call to the slab
+ *			layer under the zone lock); ops = pairs
+ *	kmalloc.mixed	every hart keeps a live set of 256 slots and
+ *			randomly frees or allocates 16 B .. 2 KiB (same
+ *			seed per hart for both impls); impl "mag" / "nomag"
+ *			switches every size class; ops = kmalloc + kfree
+ *
+ * Counters: depot_trips_per_1000 (full magazines fetched or returned per
+ * 1000 operations, all harts), contention (depot try-lock failures),
+ * slab_contention (slab-lock try-lock failures: the baseline's cost),
+ * magsize (final magazine size), debug (whether the zones' debug checks
+ * were on: a benchmark kernel built with debug_level 2 cannot always turn
+ * them off for kmalloc).
+ */
+#include <string.h>
+
+#include <ck_pr.h>
+
+#include "bench/bench.h"
+#include "lib/assert.h"
+#include "lib/kprintf.h"
+#include "lib/rand.h"
+#include "lib/smp.h"
+#include "vm/kmalloc.h"
+#include "vm/zone.h"
+
+/* Host threads need a while to all be running: longer phases there. */
+static uint64_t
+bz_default_ops(void)
+{
+	return strcmp(RVMM_TARGET, "host") == 0 ? 5000000 : 200000;
+}
+
+static void
+bz_init(void)
+{
+	zone_init();
+	kmalloc_init();
+}
+
+struct bz_totals {
+	uint64_t trips, contention, slab_contention;
+	unsigned magsize;
+};
+
+static void
+bz_zone_totals(zone_t z, struct bz_totals *t)
+{
+	struct zone_stats st;
+
+	zone_stats(z, &st);
+	t->trips += st.depot_gets + st.depot_puts;
+	t->contention += st.contention;
+	t->slab_contention += st.slab_contention;
+	if (st.magsize > t->magsize)
+		t->magsize = st.magsize;
+}
+
+static void
+bz_report(const char *bench, const char *impl, uint64_t ops, uint64_t ns,
+    const struct bz_totals *before, const struct bz_totals *after,
+    bool debug)
+{
+	char ctr[200];
+	uint64_t trips = after->trips - before->trips;
+
+	ksnprintf(ctr, sizeof(ctr), "\"depot_trips_per_1000\":%llu,"
+	    "\"contention\":%llu,\"slab_contention\":%llu,\"magsize\":%u,"
+	    "\"debug\":%d",
+	    (unsigned long long)(ops ? bench_muldiv(trips, 1000, ops) : 0),
+	    (unsigned long long)(after->contention - before->contention),
+	    (unsigned long long)(after->slab_contention -
+	    before->slab_contention), after->magsize, debug ? 1 : 0);
+	bench_report(bench, impl, hal_ncpus(), ops, ns, ctr);
+}
+
+/* ------------------------------------------------------------------ */
+
+static zone_t bz_zone;
+static uint64_t bz_ops;
+
+static void
+bz_pair_worker(void *arg)
+{
+	zone_t z = bz_zone;
+
+	(void)arg;
+	for (uint64_t i = 0; i < bz_ops; i++) {
+		void *p = zone_alloc(z, 0);
+		if (__builtin_expect(p == NULL, 0))
+			panic("zone.pair: out of memory");
+		*(volatile uint64_t *)p = i;
+		zone_free(z, p);
+	}
+}
+
+static void
+bz_warm(void *arg)
+{
+	/* One round trip per hart so every cpu has its magazines. */
+	void *p = zone_alloc(bz_zone, 0);
+
+	(void)arg;
+	zone_free(bz_zone, p);
+}
+
+KBENCH(zone_pair)
+{
+	struct bz_totals b, a;
+	uint64_t ns;
+
+	bz_init();
+	bz_ops = bench_arg_u64("ops", bz_default_ops());
+	bz_zone = zone_create("bench-pair", 64, 0, NULL, NULL, ZONE_NODEBUG);
+	if (bz_zone == NULL) {
+		kprintf("# zone.pair: zone_create failed\n");
+		return;
+	}
+	for (int mag = 1; mag >= 0; mag--) {
+		zone_set_magazines(bz_zone, mag != 0);
+		smp_run(bz_warm, NULL);
+		b = (struct bz_totals){ 0, 0, 0, 0 };
+		bz_zone_totals(bz_zone, &b);
+		ns = bench_phase(bz_pair_worker, NULL);
+		a = (struct bz_totals){ 0, 0, 0, 0 };
+		bz_zone_totals(bz_zone, &a);
+		bz_report("zone.pair", mag ? "mag" : "nomag",
+		    bz_ops * hal_ncpus(), ns, &b, &a, false);
+	}
+	if (zone_destroy(bz_zone) != 0)
+		kprintf("# zone.pair: zone_destroy: objects left\n");
+}
+
+/* ------------------------------------------------------------------ */
+
+#define BZ_SLOTS 256
+
+struct bz_mixed_cpu {
+	void *live[BZ_SLOTS];
+	uint64_t ops;
+} HAL_CACHE_ALIGNED;
+
+static struct bz_mixed_cpu bz_mixed[HAL_MAX_CPUS];
+static uint64_t bz_seed;
+
+static void
+bz_mixed_worker(void *arg)
+{
+	struct bz_mixed_cpu *c = &bz_mixed[hal_cpu_id()];
+	struct rng r;
+	uint64_t ops = 0;
+
+	(void)arg;
+	rng_seed(&r, bz_seed, hal_cpu_id());
+	for (uint64_t i = 0; i < bz_ops; i++) {
+		uint64_t x = rng_next(&r);
+		unsigned k = (unsigned)(x % BZ_SLOTS);
+		if (c->live[k] != NULL) {
+			kfree(c->live[k]);
+			c->live[k] = NULL;
+		} else {
+			/* 16 B .. 2 KiB, small sizes more likely. */
+			size_t size = 16u << ((x >> 8) % 8);
+			size += (x >> 16) % size;
+			if (size > 2048)
+				size = 2048;
+			c->live[k] = kmalloc(size, 0);
+			if (__builtin_expect(c->live[k] == NULL, 0))
+				panic("kmalloc.mixed: out of memory");
+			*(volatile uint64_t *)c->live[k] = i;
+		}
+		ops++;
+	}
+	c->ops = ops;
+}
+
+static void
+bz_mixed_clear(void *arg)
+{
+	struct bz_mixed_cpu *c = &bz_mixed[hal_cpu_id()];
+
+	(void)arg;
+	for (unsigned k = 0; k < BZ_SLOTS; k++) {
+		kfree(c->live[k]);
+		c->live[k] = NULL;
+	}
+}
+
+static void
+bz_kmalloc_totals(struct bz_totals *t)
+{
+	*t = (struct bz_totals){ 0, 0, 0, 0 };
+	for (unsigned i = 0; i < kmalloc_nclasses(); i++)
+		bz_zone_totals(kmalloc_class_zone(i), t);
+}
+
+KBENCH(kmalloc_mixed)
+{
+	struct bz_totals b, a;
+	bool was_debug, debug;
+	uint64_t ns, ops;
+
+	bz_init();
+	bz_ops = bench_arg_u64("ops", bz_default_ops());
+	bz_seed = bench_arg_u64("seed", 1);
+	was_debug = zone_is_debug(kmalloc_class_zone(0));
+	(void)kmalloc_set_debug(false);
+	debug = zone_is_debug(kmalloc_class_zone(0));
+	for (int mag = 1; mag >= 0; mag--) {
+		kmalloc_set_magazines(mag != 0);
+		bz_kmalloc_totals(&b);
+		ns = bench_phase(bz_mixed_worker, NULL);
+		bz_kmalloc_totals(&a);
+		ops = 0;
+		for (unsigned c = 0; c < hal_ncpus(); c++)
+			ops += bz_mixed[c].ops;
+		smp_run(bz_mixed_clear, NULL);
+		bz_report("kmalloc.mixed", mag ? "mag" : "nomag", ops, ns, &b,
+		    &a, debug);
+	}
+	kmalloc_set_magazines(true);
+	(void)kmalloc_reap_all();
+	if (was_debug)
+		(void)kmalloc_set_debug(true);
+}

@@ -1,0 +1,453 @@
+/*
+ * bench_malloc.c: rvmm's kmalloc side by side with mimalloc, jemalloc,
+ * tcmalloc and glibc malloc, in one host program run, on the same threads
+ * (rvmm harts: the host port runs harts as pthreads; every workload runs
+ * through smp_run), with the same workloads and the same seeds:
+ *
+ *	kmalloc.pair	alloc/free pairs of 64 bytes
+ *	kmalloc.mixed	a live set of 256 slots per thread; each step frees
+ *			the slot's object or allocates 16 B .. 2 KiB into it
+ *	kmalloc.cross	producer/consumer: each thread allocates batches of
+ *			32 objects (16 B .. 2 KiB) and hands them through a
+ *			ring to the next thread, which frees them (at one
+ *			thread the thread frees its own batches, later)
+ *
+ * The other allocators are dlopen()ed with RTLD_LOCAL | RTLD_DEEPBIND so
+ * that each keeps its own symbols and none replaces the process's malloc;
+ * every implementation is called through a function pointer.  Output:
+ * one JSON line per (workload, impl) as in ../shared/BENCH.md, target
+ * "host", the best of `runs` runs, with the ratio to mimalloc.
+ *
+ *	rvmm-bench-malloc harts=N [ops=N] [runs=N] [seed=N] [bench=a,b]
+ *	    [impl=rvmm,mimalloc]	(substring match, like bench=)
+ *
+ * Build with -Dbuildtype=release -Ddebug_level=0 for figures that mean
+ * anything (at debug level 2 the kmalloc zones' debug checks are turned
+ * off here, but VM_ASSERTs stay).
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ck_pr.h>
+#include <ck_ring.h>
+
+#include "hal/hal.h"
+#include "lib/assert.h"
+#include "lib/bootargs.h"
+#include "lib/kprintf.h"
+#include "lib/rand.h"
+#include "lib/smp.h"
+#include "vm/kmalloc.h"
+#include "vm/vm.h"
+#include "vm/zone.h"
+
+struct impl {
+	const char *name;
+	void *(*alloc)(size_t);
+	void (*free)(void *);
+	void *(*alloc2)(size_t, int);	/* jemalloc mallocx */
+	void (*free2)(void *, int);	/* jemalloc dallocx */
+	bool ok;
+};
+
+static void *
+rvmm_alloc(size_t size)
+{
+	return kmalloc(size, 0);
+}
+
+static void *(*je_mallocx)(size_t, int);
+static void (*je_dallocx)(void *, int);
+
+static void *
+je_alloc(size_t size)
+{
+	return je_mallocx(size, 0);
+}
+
+static void
+je_free(void *p)
+{
+	je_dallocx(p, 0);
+}
+
+enum { IMPL_MIMALLOC, IMPL_RVMM, IMPL_JEMALLOC, IMPL_TCMALLOC, IMPL_GLIBC,
+       NIMPL };
+
+static struct impl impls[NIMPL] = {
+	[IMPL_MIMALLOC] = { "mimalloc", NULL, NULL, NULL, NULL, false },
+	[IMPL_RVMM] = { "rvmm", rvmm_alloc, kfree, NULL, NULL, true },
+	[IMPL_JEMALLOC] = { "jemalloc", NULL, NULL, NULL, NULL, false },
+	[IMPL_TCMALLOC] = { "tcmalloc", NULL, NULL, NULL, NULL, false },
+	[IMPL_GLIBC] = { "glibc", malloc, free, NULL, NULL, true },
+};
+
+/*
+ * jemalloc uses initial-exec TLS, which a dlopen()ed library can only have
+ * from glibc's small static TLS surplus: before main() runs, re-execute
+ * the program once with a bigger surplus (glibc passes argc/argv/envp to
+ * ELF constructors).
+ */
+__attribute__((constructor)) static void
+bm_reexec(int argc, char **argv, char **envp)
+{
+	(void)argc;
+	(void)envp;
+	if (getenv("RVMM_BENCH_MALLOC_REEXEC") != NULL)
+		return;
+	setenv("RVMM_BENCH_MALLOC_REEXEC", "1", 1);
+	setenv("GLIBC_TUNABLES", "glibc.rtld.optional_static_tls=65536", 1);
+	execv("/proc/self/exe", argv);
+	/* Not fatal: jemalloc is then reported unavailable. */
+}
+
+static void *
+load(const char *lib, const char *a, const char *f, struct impl *im)
+{
+	void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+
+	if (h == NULL) {
+		kprintf("# %s: %s unavailable (%s)\n", im->name, lib, dlerror());
+		return NULL;
+	}
+	im->alloc = (void *(*)(size_t))dlsym(h, a);
+	im->free = (void (*)(void *))dlsym(h, f);
+	im->ok = im->alloc != NULL && im->free != NULL;
+	if (!im->ok)
+		kprintf("# %s: %s lacks %s/%s\n", im->name, lib, a, f);
+	return h;
+}
+
+static void
+load_all(void)
+{
+	void *h;
+
+	(void)load("libmimalloc.so.2", "mi_malloc", "mi_free",
+	    &impls[IMPL_MIMALLOC]);
+	h = load("libjemalloc.so.2", "malloc", "free", &impls[IMPL_JEMALLOC]);
+	if (h != NULL) {
+		je_mallocx = (void *(*)(size_t, int))dlsym(h, "mallocx");
+		je_dallocx = (void (*)(void *, int))dlsym(h, "dallocx");
+		if (je_mallocx != NULL && je_dallocx != NULL) {
+			impls[IMPL_JEMALLOC].alloc = je_alloc;
+			impls[IMPL_JEMALLOC].free = je_free;
+		}
+	}
+	(void)load("libtcmalloc_minimal.so.4", "tc_malloc", "tc_free",
+	    &impls[IMPL_TCMALLOC]);
+}
+
+/* ------------------------------------------------------------------ */
+/* Phases: every hart between barriers, timed on cpu 0.                */
+
+static struct smp_barrier bm_bar = SMP_BARRIER_INIT;
+static uint64_t bm_t0, bm_t1;
+static smp_fn_t bm_worker;
+static const struct impl *bm_impl;
+static uint64_t bm_ops, bm_seed;
+
+struct bm_cpu {
+	void *live[256];
+	uint64_t ops;
+} HAL_CACHE_ALIGNED;
+
+static struct bm_cpu bm_cpus[HAL_MAX_CPUS];
+
+static void
+bm_phase_fn(void *arg)
+{
+	unsigned n = hal_ncpus();
+
+	smp_barrier_wait(&bm_bar, n);
+	if (hal_cpu_id() == 0)
+		bm_t0 = hal_time_ns();
+	smp_barrier_wait(&bm_bar, n);
+	bm_worker(arg);
+	smp_barrier_wait(&bm_bar, n);
+	if (hal_cpu_id() == 0)
+		bm_t1 = hal_time_ns();
+}
+
+/* 16 B .. 2 KiB, each power-of-two range equally likely. */
+static inline size_t
+bm_size(uint64_t x)
+{
+	size_t size = (size_t)16 << ((x >> 8) % 8);
+
+	size += (x >> 16) % size;
+	return size > 2048 ? 2048 : size;
+}
+
+static void
+bm_pair(void *arg)
+{
+	const struct impl *im = bm_impl;
+	uint64_t n = bm_ops;
+
+	(void)arg;
+	for (uint64_t i = 0; i < n; i++) {
+		void *p = im->alloc(64);
+		*(volatile uint64_t *)p = i;
+		im->free(p);
+	}
+	bm_cpus[hal_cpu_id()].ops = n;
+}
+
+static void
+bm_mixed(void *arg)
+{
+	const struct impl *im = bm_impl;
+	struct bm_cpu *c = &bm_cpus[hal_cpu_id()];
+	struct rng r;
+
+	(void)arg;
+	rng_seed(&r, bm_seed, hal_cpu_id());
+	for (uint64_t i = 0; i < bm_ops; i++) {
+		uint64_t x = rng_next(&r);
+		unsigned k = (unsigned)(x % 256);
+		if (c->live[k] != NULL) {
+			im->free(c->live[k]);
+			c->live[k] = NULL;
+		} else {
+			c->live[k] = im->alloc(bm_size(x));
+			*(volatile uint64_t *)c->live[k] = i;
+		}
+	}
+	for (unsigned k = 0; k < 256; k++)
+		if (c->live[k] != NULL) {
+			im->free(c->live[k]);
+			c->live[k] = NULL;
+		}
+	c->ops = bm_ops;
+}
+
+#define CR_BATCH 32
+#define CR_SLOTS 16
+#define CR_RING 8	/* < CR_SLOTS: a slot is reused only once freed */
+
+struct cr_cpu {
+	ck_ring_t ring;			/* batches for the next cpu */
+	ck_ring_buffer_t buf[CR_RING];
+	void *slot[CR_SLOTS][CR_BATCH];
+	unsigned done;
+	uint64_t ops;
+} HAL_CACHE_ALIGNED;
+
+static struct cr_cpu cr_cpus[HAL_MAX_CPUS];
+
+static uint64_t
+cr_drain(const struct impl *im, struct cr_cpu *from)
+{
+	uint64_t ops = 0;
+	void *v;
+
+	while (ck_ring_dequeue_spsc(&from->ring, from->buf, &v)) {
+		void **batch = from->slot[(uintptr_t)v];
+		for (unsigned i = 0; i < CR_BATCH; i++)
+			im->free(batch[i]);
+		ops += CR_BATCH;
+	}
+	return ops;
+}
+
+static void
+bm_cross(void *arg)
+{
+	const struct impl *im = bm_impl;
+	unsigned self = hal_cpu_id(), n = hal_ncpus();
+	struct cr_cpu *me = &cr_cpus[self], *prev = &cr_cpus[(self + n - 1) % n];
+	uint64_t rounds = bm_ops / (2 * CR_BATCH), made = 0, ops = 0;
+	struct rng r;
+
+	(void)arg;
+	rng_seed(&r, bm_seed, 1000 + self);
+	while (made < rounds) {
+		uint64_t before = ops;
+		if (ck_ring_size(&me->ring) < CR_RING - 1) {
+			uintptr_t s = made % CR_SLOTS;
+			for (unsigned i = 0; i < CR_BATCH; i++) {
+				void *p = im->alloc(bm_size(rng_next(&r)));
+				*(volatile uint64_t *)p = i;
+				me->slot[s][i] = p;
+			}
+			if (!ck_ring_enqueue_spsc(&me->ring, me->buf, (void *)s))
+				panic("bench_malloc: ring full");
+			made++;
+			ops += CR_BATCH;
+		}
+		ops += cr_drain(im, prev);
+		/* Ring full, nothing to free: the consumer is not running
+		   (more threads than cores); let it. */
+		if (ops == before)
+			hal_cpu_relax();
+	}
+	ck_pr_store_uint(&me->done, 1);
+	for (;;) {
+		bool done = ck_pr_load_uint(&prev->done) != 0;
+		ck_pr_fence_load();
+		ops += cr_drain(im, prev);
+		if (done)
+			break;
+		hal_cpu_relax();
+	}
+	me->ops = ops;
+}
+
+static void
+cr_reset(void)
+{
+	for (unsigned c = 0; c < HAL_MAX_CPUS; c++) {
+		ck_ring_init(&cr_cpus[c].ring, CR_RING);
+		cr_cpus[c].done = 0;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+
+struct workload {
+	const char *name;
+	smp_fn_t fn;
+	uint64_t ops;	/* per hart */
+};
+
+static uint64_t
+bench_rate(uint64_t ops, uint64_t ns)
+{
+	return ns ? (uint64_t)((unsigned __int128)ops * 1000000000ull / ns) : 0;
+}
+
+static uint64_t
+rvmm_depot_trips(void)
+{
+	uint64_t t = 0;
+
+	for (unsigned i = 0; i < kmalloc_nclasses(); i++) {
+		struct zone_stats st;
+		zone_stats(kmalloc_class_zone(i), &st);
+		t += st.depot_gets + st.depot_puts;
+	}
+	return t;
+}
+
+static char impl_sel[128];
+
+static bool selected(const char *sel, const char *name);
+
+static void
+run(const struct workload *w, unsigned runs, uint64_t *mi_rate)
+{
+	unsigned n = hal_ncpus();
+
+	for (unsigned k = 0; k < NIMPL; k++) {
+		const struct impl *im = &impls[k];
+		uint64_t best_ns = 0, best_ops = 0, trips0, trips = 0;
+		char ctr[160];
+
+		if (!im->ok || !selected(impl_sel, im->name))
+			continue;
+		for (unsigned r = 0; r < runs; r++) {
+			uint64_t ops = 0, ns;
+			bm_impl = im;
+			bm_worker = w->fn;
+			bm_ops = w->ops;
+			cr_reset();
+			trips0 = rvmm_depot_trips();
+			smp_run(bm_phase_fn, NULL);
+			ns = bm_t1 - bm_t0;
+			for (unsigned c = 0; c < n; c++)
+				ops += w->fn == bm_cross ? cr_cpus[c].ops :
+				    bm_cpus[c].ops;
+			/* Best rate: ops/ns compared by cross-multiplying. */
+			if (best_ns == 0 || (unsigned __int128)ops * best_ns >
+			    (unsigned __int128)best_ops * ns) {
+				best_ns = ns;
+				best_ops = ops;
+				trips = rvmm_depot_trips() - trips0;
+			}
+		}
+		uint64_t rate = bench_rate(best_ops, best_ns);
+		if (k == IMPL_MIMALLOC)
+			*mi_rate = rate;
+		int len = 0;
+		if (*mi_rate != 0) {
+			uint64_t x = (uint64_t)((unsigned __int128)rate * 1000 /
+			    *mi_rate);
+			len = ksnprintf(ctr, sizeof(ctr),
+			    "\"ratio_mimalloc\":%llu.%03llu,\"runs\":%u",
+			    (unsigned long long)(x / 1000),
+			    (unsigned long long)(x % 1000), runs);
+		} else {
+			len = ksnprintf(ctr, sizeof(ctr), "\"runs\":%u", runs);
+		}
+		if (k == IMPL_RVMM)
+			ksnprintf(ctr + len, sizeof(ctr) - (size_t)len,
+			    ",\"depot_trips_per_1000\":%llu",
+			    (unsigned long long)(best_ops ?
+			    (unsigned __int128)trips * 1000 / best_ops : 0));
+		kprintf("{\"bench\":\"%s\",\"impl\":\"%s\",\"target\":\"%s\","
+		    "\"harts\":%u,\"ops\":%llu,\"ns\":%llu,\"ops_per_s\":%llu,"
+		    "%s}\n", w->name, im->name, RVMM_TARGET, n,
+		    (unsigned long long)best_ops, (unsigned long long)best_ns,
+		    (unsigned long long)rate, ctr);
+	}
+}
+
+static bool
+selected(const char *sel, const char *name)
+{
+	const char *p = sel;
+
+	if (sel[0] == '\0')
+		return true;
+	while (*p != '\0') {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		char word[64];
+		if (len >= sizeof(word))
+			len = sizeof(word) - 1;
+		memcpy(word, p, len);
+		word[len] = '\0';
+		if (len > 0 && strstr(name, word) != NULL)
+			return true;
+		p = e ? e + 1 : p + len;
+	}
+	return false;
+}
+
+void
+kmain(void)
+{
+	const char *args = hal_bootargs();
+	uint64_t ops = bootarg_u64(args, "ops", 2000000);
+	unsigned runs = (unsigned)bootarg_u64(args, "runs", 3);
+	char sel[128] = "";
+	struct workload wl[] = {
+		{ "kmalloc.pair", bm_pair, ops },
+		{ "kmalloc.mixed", bm_mixed, ops },
+		{ "kmalloc.cross", bm_cross, ops },
+	};
+
+	smp_init();
+	vm_boot();
+	zone_init();
+	kmalloc_init();
+	if (zone_is_debug(kmalloc_class_zone(0)) && kmalloc_set_debug(false))
+		kprintf("# kmalloc debug checks could not be turned off\n");
+	(void)bootarg_get(args, "bench", sel, sizeof(sel));
+	(void)bootarg_get(args, "impl", impl_sel, sizeof(impl_sel));
+	bm_seed = bootarg_u64(args, "seed", 1);
+	load_all();
+	kprintf("# rvmm-bench-malloc: %u harts, %llu ops per hart, best of "
+	    "%u, VM_DEBUG_LEVEL %d\n", hal_ncpus(), (unsigned long long)ops,
+	    runs ? runs : 1, VM_DEBUG_LEVEL);
+	for (size_t i = 0; i < sizeof(wl) / sizeof(wl[0]); i++) {
+		uint64_t mi_rate = 0;
+		if (selected(sel, wl[i].name))
+			run(&wl[i], runs ? runs : 1, &mi_rate);
+	}
+	hal_poweroff(0);
+}

@@ -1,0 +1,597 @@
+/*
+ * Zone tests: geometry and alignment, cookies across whole objects,
+ * constructor/destructor semantics, the working set of the depot,
+ * magazines on and off, failure injection (zone and page level) with
+ * nothing leaked, zone_destroy with live objects, and a multi-hart stress
+ * with cross-hart frees after which every frame is back.
+ *
+ * Wrong use (explicit suites, each must panic with its message): double
+ * free, free to the wrong zone, redzone overflow, use after free.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <ck_pr.h>
+#include <ck_ring.h>
+
+#include "hal/hal.h"
+#include "lib/rand.h"
+#include "lib/smp.h"
+#include "tests/ktest.h"
+#include "vm/kmalloc.h"
+#include "vm/page.h"
+#include "vm/zone.h"
+
+/* The boot wires zone_init/kmalloc_init into vm_boot(); both are
+   idempotent, so the tests can also stand alone. */
+static void
+zt_init(void)
+{
+	zone_init();
+	kmalloc_init();
+}
+
+/* Cookie: word 0 holds a tag, every other byte depends on the address. */
+static uint8_t
+zt_byte(const void *p, size_t i)
+{
+	uint64_t x = (uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ull + i;
+
+	return (uint8_t)(x ^ (x >> 29));
+}
+
+static void
+zt_fill(void *p, size_t size, uint64_t tag)
+{
+	uint8_t *b = p;
+
+	memcpy(b, &tag, size < 8 ? size : 8);
+	for (size_t i = 8; i < size; i++)
+		b[i] = zt_byte(p, i);
+}
+
+static bool
+zt_check(const void *p, size_t size, uint64_t tag)
+{
+	const uint8_t *b = p;
+	uint64_t t = 0;
+
+	memcpy(&t, b, size < 8 ? size : 8);
+	if (size >= 8 && t != tag)
+		return false;
+	for (size_t i = 8; i < size; i++)
+		if (b[i] != zt_byte(p, i))
+			return false;
+	return true;
+}
+
+static size_t
+zt_free_frames(void)
+{
+	(void)zone_reap_everything();
+	return page_free_count();
+}
+
+KTEST(zone, geometry_and_cookies)
+{
+	static const struct { size_t size, align; } cases[] = {
+		{ 1, 0 }, { 8, 8 }, { 16, 0 }, { 24, 0 }, { 40, 64 },
+		{ 100, 0 }, { 128, 128 }, { 500, 0 }, { 512, 512 },
+		{ 1000, 0 }, { 2048, 0 }, { 3000, 0 }, { 4096, 4096 },
+		{ 5000, 0 }, { 8192, 8192 },
+	};
+	void *objs[40];
+
+	zt_init();
+	size_t before = zt_free_frames();
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		size_t size = cases[c].size, align = cases[c].align;
+		zone_t z = zone_create("zt-geom", size, align, NULL, NULL, 0);
+		struct zone_stats st;
+		KT_ASSERT(z != NULL);
+		zone_stats(z, &st);
+		size_t want = align ? align : 16;
+		KT_EXPECT_EQ(st.align, want);
+		KT_EXPECT_EQ(st.stride % want, 0);
+		KT_EXPECT_GE(st.stride, size);
+		size_t bytes = (size_t)st.slab_pages * PAGE_SIZE;
+		KT_EXPECT_GE(st.slab_objs, 1);
+		/* Within 1/8 whenever one stride leaves room for it. */
+		if (st.stride <= bytes / 8)
+			KT_EXPECT_LT((bytes - st.slab_objs * st.stride) * 8,
+			    bytes);
+		unsigned n = 0;
+		for (; n < sizeof(objs) / sizeof(objs[0]); n++) {
+			objs[n] = zone_alloc(z, n % 3 == 0 ? ZALLOC_ZERO : 0);
+			KT_ASSERT(objs[n] != NULL);
+			KT_EXPECT_EQ((uintptr_t)objs[n] % want, 0);
+			if (n % 3 == 0)
+				for (size_t i = 0; i < size; i++)
+					if (((uint8_t *)objs[n])[i] != 0) {
+						KT_FAIL("ZALLOC_ZERO: byte %zu",
+						    i);
+						break;
+					}
+			zt_fill(objs[n], size, c);
+		}
+		for (unsigned i = 0; i < n; i++)
+			for (unsigned j = 0; j < i; j++)
+				KT_EXPECT_NE(objs[i], objs[j]);
+		for (unsigned i = 0; i < n; i++) {
+			KT_EXPECT(zt_check(objs[i], size, c));
+			zone_free(z, objs[i]);
+		}
+		KT_EXPECT(zone_is_valid(z));
+		zone_stats(z, &st);
+		KT_EXPECT_EQ(st.objs_in_use, 0);
+		KT_EXPECT_EQ(st.allocs, n);
+		KT_EXPECT_EQ(st.frees, n);
+		KT_EXPECT_EQ(zone_destroy(z), 0);
+	}
+	KT_EXPECT_EQ(zt_free_frames(), before);
+}
+
+/* ------------------------------------------------------------------ */
+
+#define ZT_CTOR_MAGIC 0xc0c0c0c0c0c0c0c0ull
+
+struct zt_obj {
+	uint64_t magic;		/* set by the ctor, cleared by the dtor */
+	uint64_t uses;		/* survives free/alloc in magazines */
+	char pad[48];
+};
+
+static unsigned zt_ctors, zt_dtors;
+
+static void
+zt_ctor(void *p)
+{
+	struct zt_obj *o = p;
+
+	o->magic = ZT_CTOR_MAGIC;
+	o->uses = 0;
+	ck_pr_inc_uint(&zt_ctors);
+}
+
+static void
+zt_dtor(void *p)
+{
+	struct zt_obj *o = p;
+
+	if (o->magic != ZT_CTOR_MAGIC)
+		KT_FAIL("dtor on an unconstructed object %p", p);
+	o->magic = 0;
+	ck_pr_inc_uint(&zt_dtors);
+}
+
+static void
+zt_ctor_dtor_run(unsigned flags)
+{
+	enum { N = 100 };
+	struct zt_obj *o[N];
+
+	zt_ctors = zt_dtors = 0;
+	zone_t z = zone_create("zt-ctor", sizeof(struct zt_obj), 0, zt_ctor,
+	    zt_dtor, flags);
+	KT_ASSERT(z != NULL);
+	for (int i = 0; i < N; i++) {
+		o[i] = zone_alloc(z, 0);
+		KT_ASSERT(o[i] != NULL);
+		KT_EXPECT_EQ(o[i]->magic, ZT_CTOR_MAGIC);
+		o[i]->uses++;
+	}
+	/* Every object handed out was constructed; a refill may have
+	   constructed a few more into the cpu's magazines. */
+	unsigned ctors = zt_ctors;
+	KT_EXPECT_GE(ctors, N);
+	KT_EXPECT_EQ(zt_dtors, 0);
+	for (int i = 0; i < N; i++)
+		zone_free(z, o[i]);
+	/* In magazines: still constructed, no destructor yet. */
+	KT_EXPECT_EQ(zt_dtors, 0);
+	unsigned reused = 0;
+	for (int i = 0; i < N; i++) {
+		o[i] = zone_alloc(z, 0);
+		KT_ASSERT(o[i] != NULL);
+		KT_EXPECT_EQ(o[i]->magic, ZT_CTOR_MAGIC);
+		reused += o[i]->uses == 1;	/* the state survived */
+	}
+	KT_EXPECT_EQ(reused, N);
+	KT_EXPECT_EQ(zt_ctors, ctors);		/* no new construction */
+	for (int i = 0; i < N; i++)
+		zone_free(z, o[i]);
+	KT_EXPECT(zone_is_valid(z));
+	/* Giving the memory back destroys every constructed object. */
+	(void)zone_reap_all(z);
+	KT_EXPECT_EQ(zt_dtors, ctors);
+	KT_EXPECT(zone_is_valid(z));
+
+	/* Without magazines every free destroys, every alloc constructs. */
+	zone_set_magazines(z, false);
+	zt_ctors = zt_dtors = 0;
+	for (int r = 0; r < 3; r++) {
+		struct zt_obj *p = zone_alloc(z, 0);
+		KT_ASSERT(p != NULL);
+		KT_EXPECT_EQ(p->magic, ZT_CTOR_MAGIC);
+		zone_free(z, p);
+	}
+	KT_EXPECT_EQ(zt_ctors, 3);
+	KT_EXPECT_EQ(zt_dtors, 3);
+	KT_EXPECT_EQ(zone_destroy(z), 0);
+}
+
+/* Both the production path (refills, fast views) and the debug one. */
+KTEST(zone, ctor_dtor_semantics)
+{
+	zt_init();
+	size_t before = zt_free_frames();
+	zt_ctor_dtor_run(ZONE_NODEBUG);
+	zt_ctor_dtor_run(ZONE_DEBUG);
+	KT_EXPECT_EQ(zt_free_frames(), before);
+}
+
+/* ------------------------------------------------------------------ */
+
+KTEST(zone, depot_working_set)
+{
+	enum { N = 600 };
+	static void *objs[N];
+	struct zone_stats st;
+
+	zt_init();
+	size_t before = zt_free_frames();
+	zone_t z = zone_create("zt-ws", 64, 0, NULL, NULL, 0);
+	KT_ASSERT(z != NULL);
+	for (int i = 0; i < N; i++)
+		KT_ASSERT((objs[i] = zone_alloc(z, 0)) != NULL);
+	for (int i = 0; i < N; i++)
+		zone_free(z, objs[i]);
+	zone_stats(z, &st);
+	KT_EXPECT_GT(st.depot_full, 2);
+	KT_EXPECT_GE(st.objs_cached, N);	/* plus a refill's extras */
+	ktest_note("magsize %u, %zu full magazines in the depot", st.magsize,
+	    st.depot_full);
+	size_t full = st.depot_full;
+
+	/* The depot was filled during this interval, never dipped into:
+	   only the magazines below the minimum (none yet) go. */
+	(void)zone_reap(z);
+	zone_stats(z, &st);
+	KT_EXPECT_EQ(st.depot_full, full);
+
+	/* Use two magazines' worth, then reap: those were in the working
+	   set and stay, the rest go. */
+	for (unsigned i = 0; i < 4 * st.magsize; i++)
+		KT_ASSERT((objs[i] = zone_alloc(z, 0)) != NULL);
+	for (unsigned i = 0; i < 4 * st.magsize; i++)
+		zone_free(z, objs[i]);
+	zone_stats(z, &st);
+	size_t full_now = st.depot_full;
+	(void)zone_reap(z);
+	zone_stats(z, &st);
+	KT_EXPECT_LT(st.depot_full, full_now);
+	KT_EXPECT_GT(st.depot_full, 0);
+
+	/* An idle interval: everything in the depot goes; the cpu keeps
+	   its own two magazines. */
+	(void)zone_reap(z);
+	zone_stats(z, &st);
+	KT_EXPECT_EQ(st.depot_full, 0);
+	KT_EXPECT_EQ(st.depot_empty, 0);
+	KT_EXPECT_GT(st.objs_cached, 0);
+	KT_EXPECT(zone_is_valid(z));
+
+	/* zone_reap_all takes the cpus' magazines too. */
+	(void)zone_reap_all(z);
+	zone_stats(z, &st);
+	KT_EXPECT_EQ(st.objs_cached, 0);
+	KT_EXPECT_EQ(st.slabs, 0);
+	KT_EXPECT_EQ(zone_destroy(z), 0);
+	KT_EXPECT_EQ(zt_free_frames(), before);
+}
+
+KTEST(zone, magazines_on_off)
+{
+	struct zone_stats st;
+	void *p[10];
+
+	zt_init();
+	size_t before = zt_free_frames();
+	zone_t z = zone_create("zt-nomag", 48, 0, NULL, NULL, ZONE_NOMAG);
+	KT_ASSERT(z != NULL);
+	for (int r = 0; r < 50; r++) {
+		void *a = zone_alloc(z, 0);
+		KT_ASSERT(a != NULL);
+		zone_free(z, a);
+	}
+	zone_stats(z, &st);
+	KT_EXPECT(!st.magazines);
+	KT_EXPECT_EQ(st.mag_hits, 0);
+	KT_EXPECT_EQ(st.slab_allocs, 50);
+	zone_set_magazines(z, true);
+	for (int r = 0; r < 50; r++) {
+		void *a = zone_alloc(z, 0);
+		KT_ASSERT(a != NULL);
+		zone_free(z, a);
+	}
+	zone_stats(z, &st);
+	KT_EXPECT(st.magazines);
+	KT_EXPECT_GE(st.mag_hits, 98);	/* the first alloc missed */
+	for (int i = 0; i < 10; i++)
+		KT_ASSERT((p[i] = zone_alloc(z, 0)) != NULL);
+	zone_set_magazines(z, false);	/* flushes the cached ones */
+	zone_stats(z, &st);
+	KT_EXPECT_EQ(st.objs_cached, 0);
+	KT_EXPECT_EQ(st.objs_in_use, 10);
+	for (int i = 0; i < 10; i++)
+		zone_free(z, p[i]);
+	KT_EXPECT(zone_is_valid(z));
+	KT_EXPECT_EQ(zone_destroy(z), 0);
+	KT_EXPECT_EQ(zt_free_frames(), before);
+}
+
+KTEST(zone, destroy_busy)
+{
+	zt_init();
+	size_t before = zt_free_frames();
+	zone_t z = zone_create("zt-busy", 200, 0, NULL, NULL, 0);
+	KT_ASSERT(z != NULL);
+	void *a = zone_alloc(z, 0), *b = zone_alloc(z, 0);
+	KT_ASSERT(a != NULL && b != NULL);
+	zone_free(z, b);
+	KT_EXPECT_EQ(zone_destroy(z), -EBUSY);
+	/* Still usable. */
+	void *c = zone_alloc(z, 0);
+	KT_ASSERT(c != NULL);
+	zone_free(z, c);
+	zone_free(z, a);
+	KT_EXPECT(zone_is_valid(z));
+	KT_EXPECT_EQ(zone_destroy(z), 0);
+	KT_EXPECT_EQ(zt_free_frames(), before);
+}
+
+KTEST(zone, failure_injection)
+{
+	enum { N = 120 };
+	static void *objs[N];
+	struct zone_stats st;
+	unsigned nulls = 0;
+
+	zt_init();
+	size_t before = zt_free_frames();
+	zone_t z = zone_create("zt-fail", 300, 0, NULL, NULL, 0);
+	KT_ASSERT(z != NULL);
+
+	/* Zone-level: every 3rd allocation fails. */
+	zone_set_fail_every(z, 3);
+	for (int i = 0; i < N; i++)
+		if ((objs[i] = zone_alloc(z, 0)) == NULL)
+			nulls++;
+	zone_set_fail_every(z, 0);
+	KT_EXPECT_EQ(nulls, N / 3);
+	zone_stats(z, &st);
+	KT_EXPECT_EQ(st.injected, N / 3);
+	for (int i = 0; i < N; i++)
+		if (objs[i] != NULL)
+			zone_free(z, objs[i]);
+
+	/* Page level: slabs cannot always be had; NULL, nothing leaked. */
+	(void)zone_reap_all(z);
+	nulls = 0;
+	page_set_fail_every(2);
+	for (int i = 0; i < N; i++)
+		if ((objs[i] = zone_alloc(z, ZALLOC_NORECLAIM)) == NULL)
+			nulls++;
+	page_set_fail_every(0);
+	KT_EXPECT_GT(nulls, 0);
+	KT_EXPECT_LT(nulls, N);
+	for (int i = 0; i < N; i++)
+		if (objs[i] != NULL)
+			zone_free(z, objs[i]);
+	KT_EXPECT(zone_is_valid(z));
+	zone_stats(z, &st);
+	KT_EXPECT_EQ(st.objs_in_use, 0);
+	KT_EXPECT_EQ(zone_destroy(z), 0);
+	KT_EXPECT_EQ(zt_free_frames(), before);
+}
+
+/* ------------------------------------------------------------------ */
+/* Multi-hart stress with cross-hart frees.                            */
+
+#define ZS_SLOTS 48
+#define ZS_RING 64
+#define ZS_NZONES 3
+
+static const size_t zs_sizes[ZS_NZONES] = { 24, 200, 1500 };
+static zone_t zs_zone[ZS_NZONES];
+static ck_ring_t zs_ring[HAL_MAX_CPUS];
+static ck_ring_buffer_t zs_buf[HAL_MAX_CPUS][ZS_RING];
+static unsigned zs_done[HAL_MAX_CPUS];
+static uint64_t zs_ops, zs_cross[HAL_MAX_CPUS];
+
+static void
+zs_release(void *p)
+{
+	uint64_t zi;
+
+	memcpy(&zi, p, sizeof(zi));
+	if (zi >= ZS_NZONES) {
+		KT_FAIL("object %p: bad zone index %llu", p,
+		    (unsigned long long)zi);
+		return;
+	}
+	if (!zt_check(p, zs_sizes[zi], zi))
+		KT_FAIL("object %p of %zu bytes: cookie damaged", p,
+		    zs_sizes[zi]);
+	zone_free(zs_zone[zi], p);
+}
+
+static void
+zs_drain(ck_ring_t *in, ck_ring_buffer_t *buf, uint64_t *count)
+{
+	void *p;
+
+	while (ck_ring_dequeue_spsc(in, buf, &p)) {
+		zs_release(p);
+		(*count)++;
+	}
+}
+
+static void
+zs_worker(void *arg)
+{
+	unsigned self = hal_cpu_id(), n = hal_ncpus();
+	unsigned prev = (self + n - 1) % n;
+	void *live[ZS_SLOTS] = { 0 };
+	struct rng r;
+	uint64_t cross = 0;
+	bool intr_off = arg != NULL;
+
+	rng_seed(&r, ktest_seed(), self);
+	for (uint64_t i = 0; i < zs_ops; i++) {
+		unsigned k = (unsigned)rng_below(&r, ZS_SLOTS);
+		/* Every other hart works with interrupts off. */
+		hal_intr_t s = 0;
+		if (intr_off && (self & 1))
+			s = hal_intr_disable();
+		if (live[k] != NULL) {
+			zs_release(live[k]);
+			live[k] = NULL;
+		} else {
+			unsigned zi = (unsigned)rng_below(&r, ZS_NZONES);
+			void *p = zone_alloc(zs_zone[zi], 0);
+			if (p == NULL) {
+				KT_FAIL("zone_alloc(%zu) failed", zs_sizes[zi]);
+			} else {
+				zt_fill(p, zs_sizes[zi], zi);
+				if (n > 1 && rng_below(&r, 3) == 0 &&
+				    ck_ring_enqueue_spsc(&zs_ring[self],
+				    zs_buf[self], p))
+					;	/* the next hart frees it */
+				else
+					live[k] = p;
+			}
+		}
+		if (intr_off && (self & 1))
+			hal_intr_restore(s);
+		if (n > 1 && i % 8 == 0)
+			zs_drain(&zs_ring[prev], zs_buf[prev], &cross);
+	}
+	for (unsigned k = 0; k < ZS_SLOTS; k++)
+		if (live[k] != NULL)
+			zs_release(live[k]);
+	ck_pr_store_uint(&zs_done[self], 1);
+	if (n > 1) {
+		for (;;) {
+			bool done = ck_pr_load_uint(&zs_done[prev]) != 0;
+			ck_pr_fence_load();
+			zs_drain(&zs_ring[prev], zs_buf[prev], &cross);
+			if (done)
+				break;
+			hal_cpu_relax();
+		}
+	}
+	zs_cross[self] = cross;
+}
+
+static void
+zs_run(bool intr_off)
+{
+	struct zone_stats st;
+	uint64_t cross = 0, contention = 0;
+
+	zt_init();
+	size_t before = zt_free_frames();
+	for (unsigned i = 0; i < ZS_NZONES; i++) {
+		zs_zone[i] = zone_create("zt-stress", zs_sizes[i], 0, NULL,
+		    NULL, 0);
+		KT_ASSERT(zs_zone[i] != NULL);
+	}
+	for (unsigned c = 0; c < hal_ncpus(); c++) {
+		ck_ring_init(&zs_ring[c], ZS_RING);
+		zs_done[c] = 0;
+	}
+	zs_ops = ktest_iters(2000);
+	smp_run(zs_worker, intr_off ? (void *)1 : NULL);
+	for (unsigned c = 0; c < hal_ncpus(); c++)
+		cross += zs_cross[c];
+	for (unsigned i = 0; i < ZS_NZONES; i++) {
+		KT_EXPECT(zone_is_valid(zs_zone[i]));
+		zone_stats(zs_zone[i], &st);
+		KT_EXPECT_EQ(st.objs_in_use, 0);
+		KT_EXPECT_EQ(st.allocs, st.frees);
+		contention += st.contention;
+		KT_EXPECT_EQ(zone_destroy(zs_zone[i]), 0);
+	}
+	if (hal_ncpus() > 1)
+		KT_EXPECT_GT(cross, 0);
+	ktest_note("%u harts, %llu ops each, %llu cross-hart frees, "
+	    "depot contention %llu", hal_ncpus(), (unsigned long long)zs_ops,
+	    (unsigned long long)cross, (unsigned long long)contention);
+	KT_EXPECT_EQ(zt_free_frames(), before);
+}
+
+KTEST(zone, stress_cross_hart)
+{
+	zs_run(false);
+}
+
+KTEST(zone, stress_intr_off)
+{
+	zs_run(true);
+}
+
+/* ------------------------------------------------------------------ */
+/* Wrong use: each must panic with the message in tests/meson.build.   */
+
+KTEST_EXPLICIT(wrong_zone_double_free, double_free)
+{
+	zt_init();
+	zone_t z = zone_create("wz", 64, 0, NULL, NULL, ZONE_DEBUG);
+	void *p = zone_alloc(z, 0);
+	zone_free(z, p);
+	zone_free(z, p);
+	KT_FAIL("double free not caught");
+}
+
+KTEST_EXPLICIT(wrong_zone_wrong_zone, wrong_zone)
+{
+	zt_init();
+	zone_t a = zone_create("wz-a", 64, 0, NULL, NULL, ZONE_DEBUG);
+	zone_t b = zone_create("wz-b", 64, 0, NULL, NULL, ZONE_DEBUG);
+	void *p = zone_alloc(a, 0);
+	zone_free(b, p);
+	KT_FAIL("free to the wrong zone not caught");
+}
+
+KTEST_EXPLICIT(wrong_zone_redzone, overflow)
+{
+	zt_init();
+	zone_t z = zone_create("wz", 40, 0, NULL, NULL, ZONE_DEBUG);
+	char *p = zone_alloc(z, 0);
+	p[40] = 'x';		/* one past the end */
+	zone_free(z, p);
+	KT_FAIL("redzone overflow not caught");
+}
+
+KTEST_EXPLICIT(wrong_zone_use_after_free, poisoned)
+{
+	zt_init();
+	zone_t z = zone_create("wz", 64, 0, NULL, NULL, ZONE_DEBUG);
+	char *p = zone_alloc(z, 0);
+	zone_free(z, p);
+	p[20] = 1;		/* write after free */
+	char *q = zone_alloc(z, 0);	/* LIFO: the same object */
+	(void)q;
+	KT_FAIL("use after free not caught (%p, %p)", (void *)p, (void *)q);
+}
+
+KTEST_EXPLICIT(wrong_zone_kfree_foreign, foreign)
+{
+	zt_init();
+	struct vm_page *pg = page_alloc(0, 0);
+	pg->pg_owner.word[0] = pg->pg_owner.word[1] = 0;
+	pg->pg_owner.word[2] = 0;
+	kfree(page_to_kva(pg));
+	KT_FAIL("kfree of a foreign pointer not caught");
+}

@@ -1,0 +1,330 @@
+/*
+ * kmalloc.c: allocation by size over size-class zones.
+ *
+ * 1. Classes.  16, 32, .., 128 (steps of 16), then eight classes per
+ *    doubling up to 8 KiB: 144, 160, .., 256 (steps of 16), 288 .. 512
+ *    (32), 576 .. 1024 (64), 1152 .. 2048 (128), 2304 .. 4096 (256),
+ *    4608 .. 8192 (512): 56 zones.  A request just above a class boundary
+ *    b lands in b + b/8, so the waste above 128 bytes is below 1/8 of the
+ *    class (at most 15/144 = 10.4%).  Power-of-two classes are created
+ *    with their size as alignment, the others with 16, so any request
+ *    gets 16-byte alignment and a power-of-two request (which lands in the
+ *    class of exactly its size) its natural alignment.
+ *
+ * 2. Lookup.  Two tables of zone pointers, no search, no division: for
+ *    size <= 1024, km_small[(size - 1) >> 4]; for 1024 < size <= 8192,
+ *    km_mid[(size - 1) >> 7].  This works because every class up to 1024
+ *    is a multiple of 16 and every class above a multiple of 128, so all
+ *    sizes sharing a table slot share the smallest class that fits them.
+ *
+ * 3. Fast path.  kmalloc is the table lookup plus the zone's inline
+ *    per-cpu magazine pop (zone_impl.h); kfree finds the frame of the
+ *    address (zone_page_of: an inline index into the region's frame
+ *    array, what kva_to_page computes with two calls), reads the zone
+ *    from pg_owner, and pushes onto the cpu's magazine.  A tag in pg_owner.word[2] (the zone pointer
+ *    xor a kmalloc magic, set on every frame of every class slab) proves
+ *    the frame belongs to a kmalloc class before the zone pointer is
+ *    trusted, so a foreign pointer panics instead of corrupting a zone.
+ *
+ * 4. Large allocations (> 8 KiB) take 2^k frames from page_alloc when the
+ *    frame count is a power of two (naturally aligned), else a run from
+ *    page_alloc_contig.  The first frame records the size asked for
+ *    (pg_owner.ksize = word[0]), an owner mark (word[1]) and the frame
+ *    count with the kind of allocation (word[2], xor a magic); kfree
+ *    checks all three and clears them, so a second kfree panics.
+ *
+ * 5. Locking: none of its own; the zones' and the page allocator's.  The
+ *    class tables are written once by kmalloc_init and read-only after.
+ *
+ * 6. Debug and failure.  The class zones are debug zones when
+ *    VM_DEBUG_LEVEL >= 2 (poison, redzones after the class size, state
+ *    tags: see zone_debug.c); kmalloc_set_debug() turns that off for
+ *    benchmarks.  kmalloc_set_fail_every() injects failures into every
+ *    class and the large path.  Statistics of the classes are the zones'
+ *    (zone_stats on kmalloc_class_zone(i)); the large path counts its own.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "lib/kprintf.h"
+#include "vm/kmalloc.h"
+#include "vm/zone_impl.h"
+
+#define KM_NCLASSES 56
+#define KM_SMALL_MAX 1024
+#define KM_LARGE_OWNER 0x4b4d414c4c4152ull	/* word[1] of a large run */
+#define KM_LARGE_MAGIC 0x9e3779b97f4a7c15ull
+
+static size_t km_class_size[KM_NCLASSES];		/* (C) */
+static struct zone *km_class_zone[KM_NCLASSES];		/* (C) */
+static struct zone *km_small[KM_SMALL_MAX >> 4];	/* (C) */
+static struct zone *km_mid[KMALLOC_MAX_CLASS >> 7];	/* (C) */
+static bool km_ready;
+
+static unsigned km_fail_every;		/* (A) */
+static unsigned km_fail_count;		/* (A) */
+static uint64_t km_large_allocs, km_large_frees, km_large_pages;	/* (A) */
+static uint64_t km_failures;		/* (A) */
+
+static void
+kmalloc_make_classes(void)
+{
+	unsigned n = 0;
+
+	for (size_t s = 16; s <= 128; s += 16)
+		km_class_size[n++] = s;
+	for (size_t base = 128; base < KMALLOC_MAX_CLASS; base *= 2)
+		for (size_t s = base + base / 8; s <= 2 * base; s += base / 8)
+			km_class_size[n++] = s;
+	VM_ASSERT(n == KM_NCLASSES);
+}
+
+static struct zone *
+kmalloc_class_for(size_t size)
+{
+	for (unsigned i = 0; i < KM_NCLASSES; i++)
+		if (km_class_size[i] >= size)
+			return km_class_zone[i];
+	return NULL;
+}
+
+void
+kmalloc_init(void)
+{
+	char name[ZONE_NAME_MAX];
+
+	if (km_ready)
+		return;
+	kmalloc_make_classes();
+	for (unsigned i = 0; i < KM_NCLASSES; i++) {
+		size_t s = km_class_size[i];
+		size_t align = (s & (s - 1)) == 0 ? s : 16;
+		ksnprintf(name, sizeof(name), "kmalloc-%zu", s);
+		km_class_zone[i] = zone_create(name, s, align, NULL, NULL,
+		    ZONE_KMALLOC);
+		VM_PANIC_IF(km_class_zone[i] == NULL,
+		    "kmalloc_init: cannot create zone %s", name);
+	}
+	for (size_t i = 0; i < KM_SMALL_MAX >> 4; i++)
+		km_small[i] = kmalloc_class_for((i + 1) << 4);
+	for (size_t i = 0; i < KMALLOC_MAX_CLASS >> 7; i++)
+		km_mid[i] = kmalloc_class_for((i + 1) << 7);
+	ck_pr_store_8((uint8_t *)&km_ready, 1);
+}
+
+zone_t
+kmalloc_zone_for(size_t size)
+{
+	if (size == 0)
+		size = 1;
+	if (size <= KM_SMALL_MAX)
+		return km_small[(size - 1) >> 4];
+	if (size <= KMALLOC_MAX_CLASS)
+		return km_mid[(size - 1) >> 7];
+	return NULL;
+}
+
+static bool
+kmalloc_fail_now(void)
+{
+	unsigned n = ck_pr_load_uint(&km_fail_every);
+
+	if (n == 0)
+		return false;
+	return ck_pr_faa_uint(&km_fail_count, 1) % n == n - 1;
+}
+
+static void *
+kmalloc_large(size_t size, unsigned flags)
+{
+	size_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
+	unsigned pflags = ((flags & KM_ZERO) ? PAGE_ZERO : 0) |
+	    ((flags & KM_NORECLAIM) ? PAGE_NORECLAIM : 0);
+	unsigned order = 0;
+	struct vm_page *pg;
+	bool contig;
+
+	if (kmalloc_fail_now() || npages > UINT32_MAX)
+		goto fail;
+	while (((size_t)1 << order) < npages)
+		order++;
+	contig = ((size_t)1 << order) != npages || order > PAGE_MAX_ORDER;
+	/* Power-of-two sizes beyond the largest block: aligned runs. */
+	pg = contig ? page_alloc_contig(npages, (npages & (npages - 1)) == 0 ?
+	    npages << PAGE_SHIFT : 0, pflags) : page_alloc(order, pflags);
+	if (pg == NULL)
+		goto fail;
+	pg->pg_owner.word[0] = size;
+	pg->pg_owner.word[1] = KM_LARGE_OWNER;
+	pg->pg_owner.word[2] = ((npages << 1) | contig) ^ KM_LARGE_MAGIC;
+	ck_pr_inc_64(&km_large_allocs);
+	ck_pr_add_64(&km_large_pages, npages);
+	return page_to_kva(pg);
+fail:
+	ck_pr_inc_64(&km_failures);
+	return NULL;
+}
+
+void *
+kmalloc(size_t size, unsigned flags)
+{
+	struct zone *z;
+
+	if (__builtin_expect(size - 1 < KM_SMALL_MAX, 1))
+		z = km_small[(size - 1) >> 4];
+	else if (size - 1 < KMALLOC_MAX_CLASS)
+		z = km_mid[(size - 1) >> 7];
+	else if (size == 0)
+		z = km_small[0];
+	else
+		return kmalloc_large(size, flags);
+	return zone_alloc_inline(z, flags);
+}
+
+/* Decodes and checks a large allocation's frame; panics on misuse. */
+static size_t
+kmalloc_large_npages(struct vm_page *pg, const void *p, bool *contig,
+    const char *fn)
+{
+	uint64_t enc = pg->pg_owner.word[2] ^ KM_LARGE_MAGIC;
+	size_t size = pg->pg_owner.word[0];
+	size_t npages = (size_t)(enc >> 1);
+
+	VM_PANIC_IF(p != page_to_kva(pg) || npages == 0 ||
+	    (size + PAGE_SIZE - 1) >> PAGE_SHIFT != npages,
+	    "%s(%p): not a pointer kmalloc returned (bad large-allocation "
+	    "record)", fn, p);
+	*contig = enc & 1;
+	return npages;
+}
+
+void
+kfree(void *p)
+{
+	struct vm_page *pg;
+
+	if (p == NULL)
+		return;
+	pg = zone_page_of(p);
+	if (__builtin_expect(pg != NULL, 1)) {
+		uintptr_t owner = pg->pg_owner.word[1];
+		if (__builtin_expect(pg->pg_owner.word[2] ==
+		    (owner ^ ZONE_PAGE_MAGIC_KMALLOC), 1)) {
+			struct zone *z = (struct zone *)owner;
+#if VM_DEBUG_LEVEL >= 1
+			(void)zone_obj_slab(z, p, "kfree");
+#endif
+			zone_free_inline(z, p);
+			return;
+		}
+		if (owner == KM_LARGE_OWNER) {
+			bool contig;
+			size_t npages = kmalloc_large_npages(pg, p, &contig,
+			    "kfree");
+			pg->pg_owner.word[0] = 0;
+			pg->pg_owner.word[1] = 0;
+			pg->pg_owner.word[2] = 0;
+			ck_pr_inc_64(&km_large_frees);
+			ck_pr_sub_64(&km_large_pages, npages);
+			if (contig) {
+				page_free_contig(pg, npages);
+			} else {
+				unsigned order = 0;
+				while (((size_t)1 << order) < npages)
+					order++;
+				page_free(pg, order);
+			}
+			return;
+		}
+	}
+	panic("kfree(%p): not a pointer kmalloc returned", p);
+}
+
+size_t
+ksize(const void *p)
+{
+	struct vm_page *pg = p != NULL ? zone_page_of(p) : NULL;
+
+	if (pg != NULL) {
+		uintptr_t owner = pg->pg_owner.word[1];
+		if (pg->pg_owner.word[2] == (owner ^ ZONE_PAGE_MAGIC_KMALLOC)) {
+			struct zone *z = (struct zone *)owner;
+#if VM_DEBUG_LEVEL >= 1
+			(void)zone_obj_slab(z, p, "ksize");
+#endif
+			return z->z_size;
+		}
+		if (owner == KM_LARGE_OWNER) {
+			bool contig;
+			(void)kmalloc_large_npages(pg, p, &contig, "ksize");
+			return pg->pg_owner.ksize;
+		}
+	}
+	panic("ksize(%p): not a pointer kmalloc returned", p);
+}
+
+unsigned
+kmalloc_nclasses(void)
+{
+	return KM_NCLASSES;
+}
+
+size_t
+kmalloc_class_size(unsigned i)
+{
+	VM_ASSERT(i < KM_NCLASSES);
+	return km_class_size[i];
+}
+
+zone_t
+kmalloc_class_zone(unsigned i)
+{
+	VM_ASSERT(i < KM_NCLASSES);
+	return km_class_zone[i];
+}
+
+void
+kmalloc_set_magazines(bool on)
+{
+	for (unsigned i = 0; i < KM_NCLASSES; i++)
+		zone_set_magazines(km_class_zone[i], on);
+}
+
+int
+kmalloc_set_debug(bool on)
+{
+	int err = 0;
+
+	for (unsigned i = 0; i < KM_NCLASSES; i++)
+		if (zone_set_debug(km_class_zone[i], on) != 0)
+			err = -EBUSY;
+	return err;
+}
+
+void
+kmalloc_set_fail_every(unsigned n)
+{
+	for (unsigned i = 0; i < KM_NCLASSES; i++)
+		zone_set_fail_every(km_class_zone[i], n);
+	ck_pr_store_uint(&km_fail_count, 0);
+	ck_pr_store_uint(&km_fail_every, n);
+}
+
+size_t
+kmalloc_reap_all(void)
+{
+	size_t frames = 0;
+
+	for (unsigned i = 0; i < KM_NCLASSES; i++)
+		frames += zone_reap_all(km_class_zone[i]);
+	return frames;
+}
+
+void
+kmalloc_stats(struct kmalloc_stats *out)
+{
+	out->large_allocs = ck_pr_load_64(&km_large_allocs);
+	out->large_frees = ck_pr_load_64(&km_large_frees);
+	out->large_pages = ck_pr_load_64(&km_large_pages);
+	out->failures = ck_pr_load_64(&km_failures);
+}
