@@ -221,4 +221,95 @@ unsigned hal_mem_reserved(const struct hal_mem_range **out);
 void *hal_phys_to_virt(paddr_t pa);
 paddr_t hal_virt_to_phys(const void *va);
 
+/* ------------------------------------------------------------------ */
+/* MMU primitives (paging ports; used by hal/sv39 and by tests).       */
+
+/*
+ * What a port with an Sv39 MMU gives hal/sv39 (the pmap), which is plain C
+ * and never touches a CSR itself.  The riscv64 port implements these with
+ * csrr/csrw satp, sfence.vma and SBI RFENCE; the host port with its software
+ * MMU (hal/host/mmu.c: a walker over the simulated physical memory and a
+ * small per-hart TLB).  The satp value is opaque here: hal/sv39/pte.h
+ * defines its fields.
+ *
+ * No primitive below implies another: writing satp does not flush, a local
+ * flush does not reach other harts, a remote fence does not flush the
+ * caller.  "Local" means the calling hart; callers keep interrupts off (or
+ * otherwise stay on one hart) around a sequence that must stay there.
+ */
+
+/* pre: any context; the calling hart's satp. */
+uint64_t hal_mmu_satp_read(void);
+/* pre: interrupts off; the new root maps the running code and stack. */
+void hal_mmu_satp_write(uint64_t satp);
+
+/* sfence.vma x0, x0: every entry of this hart's TLB, global ones too. */
+void hal_mmu_flush_local_all(void);
+/* sfence.vma x0, asid: non-global entries of one address space. */
+void hal_mmu_flush_local_asid(unsigned asid);
+/* sfence.vma va, asid: the non-global leaf entry that maps va in asid. */
+void hal_mmu_flush_local_va(vaddr_t va, unsigned asid);
+/* sfence.vma va, x0: the leaf entries that map va in every space, global too. */
+void hal_mmu_flush_local_va_all(vaddr_t va);
+
+#define HAL_MMU_ASID_ANY (-1l)		/* remote fence: every address space */
+#define HAL_MMU_SIZE_ALL (~(size_t)0)	/* remote fence: the whole space */
+
+/*
+ * hal_mmu_remote_fence: the SBI RFENCE path.  Every cpu in `set` (the
+ * caller's own is ignored) invalidates the translations of
+ * [start, start + size) in address space `asid` (HAL_MMU_ASID_ANY: every
+ * address space and the global entries; size HAL_MMU_SIZE_ALL: the whole
+ * space) and the call returns once every target has done so, whatever the
+ * targets' interrupt state (the firmware does the work in M-mode).
+ * Returns 0, or a negative errno if the firmware refuses (no RFENCE).
+ * pre: thread context.  Stores made before the call are visible to the
+ *      targets' page-table walks after their flush.
+ */
+int hal_mmu_remote_fence(const hal_cpuset_t *set, vaddr_t start, size_t size,
+    long asid);
+
+/* True when the harts implement Svpbmt (the device tree's ISA string). */
+bool hal_mmu_has_svpbmt(void);
+
+/*
+ * The kernel image, for a W^X kernel mapping: physical (== virtual, the
+ * kernel runs identity-mapped) page-aligned ranges.  text is mapped RX,
+ * rodata R, data (data and bss) RW.  ret_insn is the address of a `ret`
+ * instruction inside text, and probe_word an 8-byte word inside data that
+ * nothing else uses: tests point hal_probe_exec()/hal_probe_write64() at them.
+ */
+struct hal_kernel_image {
+	paddr_t text_start, text_end;
+	paddr_t rodata_start, rodata_end;
+	paddr_t data_start, data_end;
+	vaddr_t ret_insn;
+	vaddr_t probe_word;
+};
+void hal_kernel_image(struct hal_kernel_image *out);
+
+/*
+ * Device (MMIO) ranges the kernel must keep mapped once paging is on (the
+ * riscv64 port's test finisher, used by hal_poweroff).  Page-aligned; the
+ * pmap maps them identity, read-write, with the Svpbmt IO type if present.
+ */
+unsigned hal_mmio_regions(const struct hal_mem_range **out);
+
+/*
+ * Probes: one access through the MMU of the calling hart, as the kernel
+ * would make it (S-mode, with sstatus.SUM set so user pages are reachable
+ * for loads and stores, as in copyin/copyout).  A page or access fault does
+ * not panic: the registered fault handler is asked first (hal_fault_set_-
+ * handler), and if it does not resolve the fault the probe returns -EFAULT
+ * and changes nothing.  va must be 8-byte aligned (else -EINVAL).
+ *
+ * hal_probe_exec() calls va as a function: it must hold a `ret` (the
+ * caller wrote it and the port makes the instruction fetch see it).
+ * Returns 0 if it ran, -EFAULT if the fetch faulted.
+ * pre: thread context, interrupts on or off.
+ */
+int hal_probe_read64(vaddr_t va, uint64_t *out);
+int hal_probe_write64(vaddr_t va, uint64_t value);
+int hal_probe_exec(vaddr_t va);
+
 #endif /* RVMM_HAL_HAL_H */

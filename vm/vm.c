@@ -1,6 +1,7 @@
 /*
  * vm.c: bring-up order of the rvmm layers (see vm.h).
  */
+#include "hal/pmap.h"
 #include "lib/bootargs.h"
 #include "vm/kmalloc.h"
 #include "vm/page.h"
@@ -14,6 +15,8 @@ vm_boot(void)
 	/* Object caches and kmalloc; zone_init registers the reclaim hook. */
 	zone_init();
 	kmalloc_init();
+	/* Paging on: the kernel pmap (direct map, W^X image) on every hart. */
+	pmap_bootstrap();
 	/* Bootarg page_poison=0 turns frame poisoning off (big memories). */
 	if (bootarg_u64(hal_bootargs(), "page_poison", 1) == 0)
 		page_set_poison(false);

@@ -23,6 +23,11 @@
  *    hal_phys_to_virt() turns a simulated physical address into the arena
  *    pointer: the host's "direct map".
  *
+ * 3a. MMU.  mmu.c is a software Sv39 MMU with a small TLB per hart over
+ *    the arena: the hal.h MMU primitives and the probes go through it, so
+ *    the pmap's page tables and TLB shootdowns are exercised here too.  A
+ *    simulated kernel image is reserved right after the firmware range.
+ *
  * 4. Power.  hal_poweroff() flushes and _exit()s with the code; other
  *    threads die with the process.
  */
@@ -44,6 +49,7 @@
 
 #include "hal/hal.h"
 #include "hal/host/hal_host.h"
+#include "hal/host/mmu.h"
 #include "lib/assert.h"
 #include "lib/bootargs.h"
 
@@ -77,7 +83,7 @@ static struct timespec host_t0;
 static struct hal_mem_range host_regions[2];
 static void *host_arena[2];
 static unsigned host_nregions;
-static struct hal_mem_range host_reserved[1];
+static struct hal_mem_range host_reserved[2];
 static unsigned host_nreserved;
 
 unsigned
@@ -350,7 +356,11 @@ main(int argc, char **argv)
 		host_add_region(HOST_REGION1_BASE, mem2);
 	host_reserved[0].base = HOST_REGION0_BASE;
 	host_reserved[0].size = HOST_FW_RESERVED;
-	host_nreserved = 1;
+	/* The simulated kernel image the pmap maps W^X (mmu.h). */
+	host_reserved[1].base = HOST_KIMAGE_BASE;
+	host_reserved[1].size = HOST_KIMAGE_SIZE;
+	host_nreserved = 2;
+	host_mmu_init();
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = host_sigusr1;

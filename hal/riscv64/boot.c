@@ -32,6 +32,20 @@
  * 5. Floating point.  sstatus.FS is set to Initial on every hart so code
  *    compiled for rv64gc may use FP registers; trap entry does not save
  *    them, so interrupt handlers must not use floating point.
+ *
+ * 6. Paging.  The harts start in Bare mode; vm_boot() -> pmap_bootstrap()
+ *    (hal/sv39) builds the kernel page table and switches every hart to
+ *    Sv39 by cross-call.  RAM is mapped identity, so hal_phys_to_virt()
+ *    stays the identity and nothing the port set up moves; the port tells
+ *    the pmap what to map with hal_kernel_image() (W^X sections from the
+ *    linker script) and hal_mmio_regions() (the test finisher), and
+ *    whether Svpbmt exists (the ISA string).  sstatus.SUM stays set on
+ *    every hart: rvmm runs no user code, so S-mode may touch user pages
+ *    (the probes do, like copyin/copyout) without toggling SUM around each
+ *    access, which QEMU answers with a flush of the whole TLB; that would
+ *    cost a flush per access and hide every stale user translation from
+ *    the shootdown tests.  A kernel that runs untrusted user code would
+ *    clear SUM outside its user-copy routines.
  */
 #include <string.h>
 
@@ -49,10 +63,20 @@ _Static_assert(__builtin_offsetof(struct rv_cpu, stack_top) == RV_CPU_STACK_TOP,
     "RV_CPU_STACK_TOP must match struct rv_cpu");
 
 extern char _kernel_start[], _kernel_end[];
+extern char _text_start[], _text_end[], _rodata_start[], _rodata_end[];
+extern char _data_start[];
 extern char rv_boot_stack_top[];
+/* start.S bring-up diagnostics: (hart id, a1) of each arrival. */
+extern unsigned rv_secondary_arrivals;
+extern unsigned rv_boot_lottery;
+struct rv_arrival {
+	unsigned long hartid;	/* a0 at rv_secondary_entry */
+	unsigned long a1;	/* the opaque argument it came with */
+};
+extern struct rv_arrival rv_secondary_log[RV_MAX_PARK];
 
 /* Generous: on a loaded 2-core machine a vCPU may wait long for a core. */
-#define RV_CHECKIN_TIMEOUT_NS 30000000000ull
+#define RV_CHECKIN_TIMEOUT_NS 10000000000ull
 
 static struct rv_cpu rv_cpus[HAL_MAX_CPUS];
 static uint8_t rv_stacks[HAL_MAX_CPUS][RV_STACK_SIZE] __attribute__((aligned(16)));
@@ -208,6 +232,53 @@ hal_virt_to_phys(const void *va)
 	return (paddr_t)(uintptr_t)va;
 }
 
+/* ---- what the pmap needs to know about this machine (hal.h, MMU) ---- */
+
+static struct hal_mem_range rv_mmio[1];
+static unsigned rv_nmmio;
+static uint64_t rv_probe_word[2];	/* bss: inside the data range */
+
+static uintptr_t
+rv_page_up(uintptr_t a)
+{
+	return (a + HAL_PAGE_SIZE - 1) & ~(uintptr_t)(HAL_PAGE_SIZE - 1);
+}
+
+void
+hal_kernel_image(struct hal_kernel_image *out)
+{
+	out->text_start = (uintptr_t)_text_start;
+	out->text_end = rv_page_up((uintptr_t)_text_end);
+	out->rodata_start = (uintptr_t)_rodata_start;
+	out->rodata_end = rv_page_up((uintptr_t)_rodata_end);
+	out->data_start = (uintptr_t)_data_start;
+	out->data_end = (uintptr_t)_kernel_end;
+	out->ret_insn = (uintptr_t)rv_ret_insn;
+	out->probe_word = (uintptr_t)&rv_probe_word[0];
+}
+
+unsigned
+hal_mmio_regions(const struct hal_mem_range **out)
+{
+	*out = rv_mmio;
+	return rv_nmmio;
+}
+
+/* "svpbmt" as a whole extension name in the ISA string (after '_'). */
+bool
+hal_mmu_has_svpbmt(void)
+{
+	const char *p = rv_dtb.isa;
+
+	while ((p = strchr(p, '_')) != NULL) {
+		p++;
+		if (strncmp(p, "svpbmt", 6) == 0 &&
+		    (p[6] == '\0' || p[6] == '_'))
+			return true;
+	}
+	return false;
+}
+
 static void
 rv_reserve(uint64_t base, uint64_t end)
 {
@@ -234,7 +305,7 @@ rv_cpu_setup(struct rv_cpu *c)
 	csr_write(sscratch, 0);
 	csr_clear(sstatus, SSTATUS_FS_MASK);
 	csr_set(sstatus, SSTATUS_FS_INITIAL);
-	csr_clear(sstatus, SSTATUS_SUM);
+	csr_set(sstatus, SSTATUS_SUM);	/* see section 6 */
 	csr_write(sie, SIE_SSIE);
 	csr_clear(sip, SIP_SSIP);
 	ck_pr_store_uint(&c->started, 1);
@@ -284,6 +355,12 @@ rv_boot(unsigned long hartid, const void *dtb)
 	rv_reserve((uintptr_t)dtb, (uintptr_t)dtb + rv_dtb.totalsize);
 	if (rv_dtb.initrd_end > rv_dtb.initrd_start)
 		rv_reserve(rv_dtb.initrd_start, rv_dtb.initrd_end);
+	if (rv_dtb.finisher != 0) {
+		/* hal_poweroff writes it: it stays mapped once paging is on. */
+		rv_mmio[0].base = rv_dtb.finisher & ~(uint64_t)(HAL_PAGE_SIZE - 1);
+		rv_mmio[0].size = HAL_PAGE_SIZE;
+		rv_nmmio = 1;
+	}
 
 	/* Number the harts: boot hart first, then tree order. */
 	bool boot_found = false;
@@ -336,6 +413,14 @@ rv_boot(unsigned long hartid, const void *dtb)
 	}
 	while (ck_pr_load_uint(&rv_checked_in) != rv_ncpus) {
 		if (hal_time_ns() - t0 > RV_CHECKIN_TIMEOUT_NS) {
+			kprintf("rvmm: %u arrivals at rv_secondary_entry, %u "
+			    "at _start\n", ck_pr_load_uint(&rv_secondary_arrivals),
+			    ck_pr_load_uint(&rv_boot_lottery));
+			for (unsigned i = 0; i < RV_MAX_PARK; i++)
+				if (rv_secondary_log[i].a1 != 0)
+					kprintf("rvmm: arrival: hart %lu a1 %#lx\n",
+					    rv_secondary_log[i].hartid,
+					    rv_secondary_log[i].a1);
 			for (unsigned i = 1; i < rv_ncpus; i++)
 				if (!ck_pr_load_uint(&rv_cpus[i].started))
 					kprintf("rvmm: hart %lu never started "

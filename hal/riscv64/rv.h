@@ -24,6 +24,7 @@ struct rv_cpu {
 	struct hal_cpu hc;	/* must be first: hal_cpu() casts tp */
 	uintptr_t stack_top;	/* (C) at RV_CPU_STACK_TOP */
 	unsigned started;	/* (A) set when the hart runs C code */
+	uintptr_t probe_exec_va;	/* (L) target of hal_probe_exec, or 0 */
 } HAL_CACHE_ALIGNED;
 
 /* A parked hart's slot (start.S): written by the boot hart. */
@@ -48,6 +49,10 @@ void rv_dump_frame(const struct rv_trapframe *tf);
 void rv_backtrace(unsigned long fp, unsigned long pc);
 extern hal_ipi_handler_t rv_ipi_handler;
 extern hal_fault_handler_t rv_fault_handler;
+
+/* probe.S: faulting instructions and their fixups (see trap.c). */
+extern char rv_probe_ld[], rv_probe_sd[], rv_probe_fixup[];
+extern char rv_probe_exec_fixup[], rv_ret_insn[];
 #endif
 
 #endif /* RVMM_HAL_RISCV64_RV_H */

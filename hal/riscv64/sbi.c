@@ -68,6 +68,14 @@ sbi_system_reset(unsigned long type, unsigned long reason)
 }
 
 long
+sbi_remote_sfence_vma(unsigned long hart_mask, unsigned long hart_mask_base,
+    unsigned long start, unsigned long size)
+{
+	return sbi_call(SBI_EXT_RFENCE, 1, hart_mask, hart_mask_base, start,
+	    size, 0).error;
+}
+
+long
 sbi_remote_sfence_vma_asid(unsigned long hart_mask,
     unsigned long hart_mask_base, unsigned long start, unsigned long size,
     unsigned long asid)

@@ -36,6 +36,8 @@ long sbi_hart_start(unsigned long hartid, unsigned long start_pa,
     unsigned long opaque);
 long sbi_hart_status(unsigned long hartid);
 void sbi_system_reset(unsigned long type, unsigned long reason);
+long sbi_remote_sfence_vma(unsigned long hart_mask,
+    unsigned long hart_mask_base, unsigned long start, unsigned long size);
 long sbi_remote_sfence_vma_asid(unsigned long hart_mask,
     unsigned long hart_mask_base, unsigned long start, unsigned long size,
     unsigned long asid);

@@ -20,7 +20,7 @@ _start:
 	 */
 	la	t0, rv_boot_lottery
 	li	t1, 1
-	amoswap.w.aq t1, t1, (t0)
+	amoadd.w.aq t1, t1, (t0)
 	bnez	t1, rv_park_hart
 	la	sp, rv_boot_stack_top
 	la	t0, __bss_start
@@ -60,6 +60,16 @@ rv_park_hart:
 	.globl rv_secondary_entry
 	.balign 4
 rv_secondary_entry:
+	/* Diagnostics for bring-up: count arrivals, remember (hart, a1). */
+	la	t0, rv_secondary_arrivals
+	li	t1, 1
+	amoadd.w t1, t1, (t0)
+	andi	t1, t1, RV_MAX_PARK - 1
+	slli	t1, t1, 4
+	la	t0, rv_secondary_log
+	add	t0, t0, t1
+	sd	a0, 0(t0)
+	sd	a1, 8(t0)
 	mv	tp, a1
 	ld	sp, RV_CPU_STACK_TOP(a1)
 	mv	fp, zero
@@ -84,4 +94,12 @@ rv_boot_lottery:
 	.balign 8
 	.globl rv_park
 rv_park:
+	.space	RV_MAX_PARK * 16
+	.balign 8
+	.globl rv_secondary_arrivals
+rv_secondary_arrivals:
+	.word	0
+	.balign 8
+	.globl rv_secondary_log
+rv_secondary_log:
 	.space	RV_MAX_PARK * 16

@@ -5,10 +5,16 @@
  *					   so an IPI raised meanwhile is
  *					   taken again, never lost)
  *	load/store/instruction page fault -> the VM's fault handler; an
- *					   unresolved fault panics
+ *					   unresolved fault panics, unless
+ *					   it hit a probe (hal_probe_*):
+ *					   then the probe returns -EFAULT
+ *	load/store/instruction access	-> a probe's fixup, else panic
+ *	fault
  *	anything else			-> panic with scause, stval, sepc
  *					   and the register file
  */
+#include <errno.h>
+
 #include "hal/hal.h"
 #include "hal/riscv64/csr.h"
 #include "hal/riscv64/rv.h"
@@ -90,6 +96,33 @@ rv_trap_panic(struct rv_trapframe *tf, const char *what)
 	    (tf->sstatus & SSTATUS_SPP) ? "S" : "U");
 }
 
+/*
+ * A fault taken by a probe's access (probe.S) resumes at its fixup with
+ * -EFAULT in a0.  Returns true if it was one.
+ */
+static bool
+rv_probe_recover(struct rv_trapframe *tf, unsigned long cause)
+{
+	struct rv_cpu *c = (struct rv_cpu *)hal_cpu();
+
+	if (cause == EXC_LOAD_PAGE_FAULT || cause == EXC_LOAD_ACCESS ||
+	    cause == EXC_STORE_PAGE_FAULT || cause == EXC_STORE_ACCESS) {
+		if (tf->sepc != (unsigned long)rv_probe_ld &&
+		    tf->sepc != (unsigned long)rv_probe_sd)
+			return false;
+		tf->sepc = (unsigned long)rv_probe_fixup;
+		tf->x[10] = (unsigned long)-EFAULT;
+		return true;
+	}
+	if (cause == EXC_INST_PAGE_FAULT || cause == EXC_INST_ACCESS) {
+		if (c->probe_exec_va == 0 || tf->sepc != c->probe_exec_va)
+			return false;
+		tf->sepc = (unsigned long)rv_probe_exec_fixup;
+		return true;
+	}
+	return false;
+}
+
 void
 rv_trap(struct rv_trapframe *tf)
 {
@@ -122,5 +155,7 @@ rv_trap(struct rv_trapframe *tf)
 		    rv_fault_handler(tf->stval, access, tf->sepc) == 0)
 			return;
 	}
+	if (rv_probe_recover(tf, cause))
+		return;
 	rv_trap_panic(tf, name);
 }
