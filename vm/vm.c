@@ -4,6 +4,7 @@
 #include "hal/pmap.h"
 #include "lib/bootargs.h"
 #include "vm/kmalloc.h"
+#include "vm/map.h"
 #include "vm/page.h"
 #include "vm/vm.h"
 #include "vm/zone.h"
@@ -20,4 +21,6 @@ vm_boot(void)
 	/* Bootarg page_poison=0 turns frame poisoning off (big memories). */
 	if (bootarg_u64(hal_bootargs(), "page_poison", 1) == 0)
 		page_set_poison(false);
+	/* Maps, objects, the fault hook (needs zones and the pmap). */
+	vm_map_init();
 }

@@ -1,0 +1,349 @@
+/*
+ * fault.c: the page-fault path (the contract is vm/fault.h).
+ *
+ * 1. Steps.  vm_fault(map, va, access):
+ *	a. take the map's reader side (map.c section 4: the caller's own
+ *	   reader slot; no shared line is written unless a writer is active);
+ *	b. look the entry up in the tree (stable while the reader side is
+ *	   held); none: -EFAULT; the access not in its protection: -EACCES;
+ *	c. shared object entry: find or make the object's page and enter it
+ *	   with the entry's protection (the page never moves: object.c 1);
+ *	d. private entry: lock the page's amap slot (amap.c 2) and, holding
+ *	   it, decide and enter:
+ *	     anon, an_refs == 1	   enter it with the entry's protection
+ *				   (a write here is a "COW reuse": the
+ *				   sharing ended, no copy is needed)
+ *	     anon, an_refs > 1	   read: enter it without W; write: copy it
+ *				   into a new anon, enter the copy, put it in
+ *				   the slot, drop the old reference
+ *	     none, no object	   zero-fill a new anon, enter it
+ *	     none, object	   read: enter the object's page without W
+ *				   (the slot stays empty); write: copy the
+ *				   object's page into a new anon, enter it
+ *	e. release the slot and the reader side.
+ *    The slot is released only after pmap_enter returned, so for a given
+ *    page of a given map the translation always matches what the slot
+ *    says (invariant I10 of map_impl.h); pmap_enter has shot down any
+ *    translation it replaced before it returns, so an old anon whose last
+ *    reference is dropped afterwards is unreachable when it is freed.
+ *
+ * 2. Failure.  Every allocation happens before the slot changes; a failed
+ *    pmap_enter (-ENOMEM for a page-table page) frees what the fault
+ *    made and leaves the slot as it was.  Nothing is half-done on error.
+ *
+ * 3. Who calls.  The port's trap handler calls vm_fault_trap(), which
+ *    first lets the pmap fix a spurious fault (a stale or negatively
+ *    cached entry on this hart), then picks the map: the hart's current
+ *    user map for user addresses, the kernel map for the kernel window.
+ *    Tests and a kernel's copyin/copyout may call vm_fault() directly.
+ *
+ * 4. Observability: per-cpu counters by kind (vm_fault_stats), written
+ *    only by their own cpu (lib/stat.h), cache-line separated.
+ */
+#include <errno.h>
+
+#include "lib/assert.h"
+#include "lib/kprintf.h"
+#include "lib/stat.h"
+#include "vm/map_impl.h"
+
+VM_STATIC_ASSERT(HAL_FAULT_READ == VM_PROT_READ &&
+    HAL_FAULT_WRITE == VM_PROT_WRITE && HAL_FAULT_EXEC == VM_PROT_EXEC,
+    "fault access bits are protections");
+
+struct fault_cpu {
+	struct vm_fault_stats st;	/* (L) */
+	vm_map_t cur;			/* (L) written by its cpu; read (A) by
+					   vm_map_destroy's check */
+} HAL_CACHE_ALIGNED;
+
+static struct fault_cpu fault_cpus[HAL_MAX_CPUS];
+
+/* ------------------------------------------------------------------ */
+/* Current map.                                                        */
+
+void
+vm_fault_set_current(vm_map_t map)
+{
+	ck_pr_store_ptr(&fault_cpus[hal_cpu_id()].cur, map);
+}
+
+vm_map_t
+vm_map_current(void)
+{
+	return ck_pr_load_ptr(&fault_cpus[hal_cpu_id()].cur);
+}
+
+bool
+vm_map_is_current_anywhere(vm_map_t map, unsigned *cpu)
+{
+	for (unsigned c = 0; c < hal_ncpus(); c++)
+		if (ck_pr_load_ptr(&fault_cpus[c].cur) == map) {
+			*cpu = c;
+			return true;
+		}
+	return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* The fault.                                                          */
+
+static int
+enter(vm_map_t map, vaddr_t va, paddr_t pa, unsigned prot, unsigned attr)
+{
+	int err = pmap_enter(map->m_pmap, va, pa, prot, PMAP_ENTER_4K | attr);
+
+	VM_PANIC_IF(err != 0 && err != -ENOMEM,
+	    "vm_fault: pmap_enter(%p, %#lx, %#llx, %#x, %#x) = %d",
+	    (void *)map->m_pmap, (unsigned long)va, (unsigned long long)pa,
+	    prot, attr, err);
+	return err;
+}
+
+static void
+count_found(struct fault_cpu *fc, enum vm_object_found how)
+{
+	switch (how) {
+	case VM_OBJPG_RESIDENT:
+		stat_inc(&fc->st.obj_hit);
+		break;
+	case VM_OBJPG_ZEROED:
+		stat_inc(&fc->st.zero_fill);
+		break;
+	case VM_OBJPG_PAGEDIN:
+		stat_inc(&fc->st.pagein);
+		break;
+	case VM_OBJPG_PHYS:
+		stat_inc(&fc->st.phys);
+		break;
+	}
+}
+
+/* A shared mapping of an object: its page, with the entry's protection. */
+static int
+fault_shared(vm_map_t map, const struct vm_map_entry *e, vaddr_t va,
+    struct fault_cpu *fc)
+{
+	enum vm_object_found how;
+	paddr_t pa;
+	int err;
+
+	err = vm_object_page(e->e_obj, e->e_offset + (va - e->e_start), &pa,
+	    &how);
+	if (err != 0)
+		return err;
+	count_found(fc, how);
+	return enter(map, va, pa, e->e_prot, vm_entry_attr(e->e_flags));
+}
+
+/* A private mapping: step d of section 1. */
+static int
+fault_private(vm_map_t map, const struct vm_map_entry *e, vaddr_t va,
+    bool write, struct fault_cpu *fc)
+{
+	uint64_t idx = (va - map->m_min) >> PAGE_SHIFT;
+	unsigned prot = e->e_prot;
+	struct vm_anon *an, *nan;
+	enum vm_object_found how;
+	uintptr_t *slot;
+	paddr_t pa;
+	int err;
+
+	slot = vm_slots_get(&map->m_amap, idx, true);
+	if (slot == NULL)
+		return -ENOMEM;
+	an = (struct vm_anon *)vm_slot_lock(slot);
+	if (an != NULL) {
+		if (vm_anon_refs(an) == 1) {
+			/*
+			 * Ours alone: no copy, whatever the access.  The map
+			 * that dropped the other reference removed its
+			 * translation first; the acquire orders its last use
+			 * of the frame before our writes.
+			 */
+			ck_pr_fence_acquire();
+			err = enter(map, va, vm_anon_pa(an), prot, 0);
+			if (err == 0)
+				stat_inc(write ? &fc->st.cow_reuse :
+				    &fc->st.anon_hit);
+			vm_slot_unlock(slot, (uintptr_t)an);
+			return err;
+		}
+		if (!write) {
+			/* Shared with another map: read-only until written. */
+			err = enter(map, va, vm_anon_pa(an),
+			    prot & ~VM_PROT_WRITE, 0);
+			if (err == 0)
+				stat_inc(&fc->st.anon_hit);
+			vm_slot_unlock(slot, (uintptr_t)an);
+			return err;
+		}
+		nan = vm_anon_new(vm_anon_pa(an));
+		if (nan == NULL) {
+			vm_slot_unlock(slot, (uintptr_t)an);
+			return -ENOMEM;
+		}
+		err = enter(map, va, vm_anon_pa(nan), prot, 0);
+		if (err != 0) {
+			vm_anon_unref(nan);
+			vm_slot_unlock(slot, (uintptr_t)an);
+			return err;
+		}
+		vm_slot_unlock(slot, (uintptr_t)nan);
+		/* Our translation of the old frame is gone everywhere. */
+		vm_anon_unref(an);
+		stat_inc(&fc->st.cow_copy);
+		return 0;
+	}
+	if (e->e_obj == NULL) {
+		nan = vm_anon_new(0);
+		if (nan == NULL) {
+			vm_slot_unlock(slot, 0);
+			return -ENOMEM;
+		}
+		err = enter(map, va, vm_anon_pa(nan), prot, 0);
+		if (err != 0) {
+			vm_anon_unref(nan);
+			vm_slot_unlock(slot, 0);
+			return err;
+		}
+		vm_slot_unlock(slot, (uintptr_t)nan);
+		stat_inc(&fc->st.zero_fill);
+		return 0;
+	}
+	err = vm_object_page(e->e_obj, e->e_offset + (va - e->e_start), &pa,
+	    &how);
+	if (err != 0) {
+		vm_slot_unlock(slot, 0);
+		return err;
+	}
+	count_found(fc, how);
+	if (!write) {
+		err = enter(map, va, pa, prot & ~VM_PROT_WRITE, 0);
+		vm_slot_unlock(slot, 0);
+		return err;
+	}
+	nan = vm_anon_new(pa);
+	if (nan == NULL) {
+		vm_slot_unlock(slot, 0);
+		return -ENOMEM;
+	}
+	err = enter(map, va, vm_anon_pa(nan), prot, 0);
+	if (err != 0) {
+		vm_anon_unref(nan);
+		vm_slot_unlock(slot, 0);
+		return err;
+	}
+	vm_slot_unlock(slot, (uintptr_t)nan);
+	stat_inc(&fc->st.cow_copy);
+	return 0;
+}
+
+int
+vm_fault(vm_map_t map, vaddr_t va, unsigned access)
+{
+	struct fault_cpu *fc = &fault_cpus[hal_cpu_id()];
+	const struct vm_map_entry *e;
+	unsigned need = access & VM_PROT_ALL;
+	int err;
+
+	stat_inc(&fc->st.faults);
+	if (need == 0)
+		need = VM_PROT_READ;
+	va &= ~(vaddr_t)(PAGE_SIZE - 1);
+	if (map == NULL || va < map->m_min || va >= map->m_max) {
+		err = -EFAULT;
+		goto out;
+	}
+	VM_PANIC_IF(map->m_magic != VM_MAP_MAGIC, "vm_fault(%p, %#lx, %#x): "
+	    "not a map", (void *)map, (unsigned long)va, access);
+	/* The kernel never runs user code; users never reach kernel pages. */
+	if (map->m_user ? ((need & VM_PROT_EXEC) && !(access & HAL_FAULT_USER))
+	    : (access & HAL_FAULT_USER) != 0) {
+		err = -EACCES;
+		goto out;
+	}
+	vm_map_read_lock(map);
+	e = vm_map_lookup_locked(map, va);
+	if (e == NULL)
+		err = -EFAULT;
+	else if ((e->e_prot & need) != need)
+		err = -EACCES;
+	else if (e->e_obj != NULL && (e->e_flags & VM_MAP_SHARED))
+		err = fault_shared(map, e, va, fc);
+	else
+		err = fault_private(map, e, va, (need & VM_PROT_WRITE) != 0, fc);
+	vm_map_read_unlock(map);
+out:
+	switch (err) {
+	case 0:
+		stat_inc(&fc->st.resolved);
+		break;
+	case -EFAULT:
+		stat_inc(&fc->st.efault);
+		break;
+	case -EACCES:
+		stat_inc(&fc->st.eacces);
+		break;
+	case -ENOMEM:
+		stat_inc(&fc->st.enomem);
+		break;
+	default:
+		panic("vm_fault(%p, %#lx, %#x): unexpected error %d",
+		    (void *)map, (unsigned long)va, access, err);
+	}
+	return err;
+}
+
+int
+vm_fault_trap(vaddr_t va, unsigned access, vaddr_t pc)
+{
+	vm_map_t map = NULL, k = vm_map_kernel();
+	hal_intr_t s;
+	int err;
+
+	(void)pc;
+	s = hal_intr_disable();
+	err = pmap_fault_fixup(va, access);
+	hal_intr_restore(s);
+	if (err == 0) {
+		stat_inc(&fault_cpus[hal_cpu_id()].st.spurious);
+		return 0;
+	}
+	if (va >= PMAP_USER_MIN && va < PMAP_USER_MAX)
+		map = vm_map_current();
+	else if (k != NULL && va >= k->m_min && va < k->m_max)
+		map = k;
+	if (map == NULL)
+		return -EFAULT;
+	return vm_fault(map, va, access);
+}
+
+/* ------------------------------------------------------------------ */
+/* Statistics.                                                         */
+
+void
+vm_fault_cpu_stats(unsigned cpu, struct vm_fault_stats *out)
+{
+	const uint64_t *in = (const uint64_t *)&fault_cpus[cpu].st;
+	uint64_t *o = (uint64_t *)out;
+
+	VM_ASSERT(cpu < HAL_MAX_CPUS);
+	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		o[i] = stat_read(&in[i]);
+}
+
+void
+vm_fault_stats(struct vm_fault_stats *out)
+{
+	struct vm_fault_stats c;
+	uint64_t *o = (uint64_t *)out, *ci = (uint64_t *)&c;
+
+	for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+		o[i] = 0;
+	for (unsigned cpu = 0; cpu < hal_ncpus(); cpu++) {
+		vm_fault_cpu_stats(cpu, &c);
+		for (size_t i = 0; i < sizeof(*out) / sizeof(uint64_t); i++)
+			o[i] += ci[i];
+	}
+}

@@ -1,0 +1,72 @@
+/*
+ * fault.h: the page-fault path of rvmm.
+ *
+ * vm_fault() resolves one fault in one map: it finds the entry without
+ * the map's writer lock (map.c section 4: the lock-light lookup), checks
+ * the access against the entry's protection, finds or makes the page
+ * (zero-fill, copy-on-write copy or reuse, an object's page, a pager's
+ * page-in, a physical page) and installs the translation with
+ * pmap_enter().  vm_fault_trap() is the hook the port calls from its trap
+ * handler (hal_fault_set_handler); vm_map_init() registers it.
+ *
+ * Contexts: thread context or the trap handler of a synchronous page
+ * fault, interrupts on or off, on every hart at once.  Not from an
+ * interrupt handler.  Never sleeps (it may spin while a writer holds the
+ * map, serving cross-calls if interrupts are off).
+ */
+#ifndef RVMM_VM_FAULT_H
+#define RVMM_VM_FAULT_H
+
+#include <stdint.h>
+
+#include "hal/hal.h"
+#include "vm/map.h"
+
+/*
+ * vm_fault: resolves a fault at va for `access` (HAL_FAULT_READ, _WRITE
+ * or _EXEC, plus HAL_FAULT_USER when it came from user mode; none of R/W/X
+ * counts as a read).
+ * => returns 0 (the translation is installed: retry the access),
+ *    -EFAULT (nothing mapped at va, or the object's pager failed),
+ *    -EACCES (the entry's protection forbids the access; also an
+ *    instruction fetch by the kernel from a user map, or a user access to
+ *    a map without user pages), -ENOMEM (no frame or bookkeeping memory:
+ *    nothing changed, the caller may retry after reclaim).
+ */
+int vm_fault(vm_map_t map, vaddr_t va, unsigned access);
+
+/*
+ * vm_fault_trap: the port's fault hook.  First asks pmap_fault_fixup()
+ * (a stale TLB entry on this hart: flush and retry), then resolves user
+ * addresses in the hart's current map (vm_map_activate) and kernel
+ * addresses in the kernel map.
+ */
+int vm_fault_trap(vaddr_t va, unsigned access, vaddr_t pc);
+
+/*
+ * Fault statistics, per cpu (each written by its own cpu).  The "kind"
+ * counters count events; one fault may have two (a page-in, then a
+ * copy-on-write copy of that page).
+ */
+struct vm_fault_stats {
+	uint64_t faults;	/* vm_fault calls */
+	uint64_t resolved;	/* of those, returned 0 */
+	uint64_t zero_fill;	/* new zero-filled pages (anons, and pages of
+				   anonymous objects) */
+	uint64_t cow_copy;	/* pages copied for a private write */
+	uint64_t cow_reuse;	/* private writes that made a lone anon
+				   writable without copying */
+	uint64_t pagein;	/* pages a pager filled */
+	uint64_t obj_hit;	/* resident object pages mapped */
+	uint64_t anon_hit;	/* existing anons mapped again (reads) */
+	uint64_t phys;		/* physical-object pages mapped */
+	uint64_t efault, eacces, enomem;
+	uint64_t spurious;	/* vm_fault_trap: resolved by
+				   pmap_fault_fixup alone */
+};
+
+void vm_fault_cpu_stats(unsigned cpu, struct vm_fault_stats *out);
+/* Sums over every cpu. */
+void vm_fault_stats(struct vm_fault_stats *out);
+
+#endif /* RVMM_VM_FAULT_H */
