@@ -123,6 +123,64 @@ rv_probe_recover(struct rv_trapframe *tf, unsigned long cause)
 	return false;
 }
 
+/* ------------------------------------------------------------------ */
+/* User mode (issue 6; see trap.S).                                    */
+
+long rv_user_enter(unsigned long pc, unsigned long sp, unsigned long a0,
+    unsigned long a1);
+_Noreturn void rv_user_leave(void *block, long value);
+long rv_user_run(unsigned long pc, unsigned long sp, unsigned long a0,
+    unsigned long a1, unsigned long out[4]);
+
+static unsigned long *rv_user_out[HAL_MAX_CPUS];	/* (L) */
+
+/*
+ * rv_user_run: runs user code at pc in the hart's current address space
+ * (U-mode, stack sp, arguments a0 and a1) until it makes an ecall (returns
+ * 0), takes a page fault the VM does not resolve (-EFAULT) or another
+ * exception (-EINVAL).  out[] gets scause, stval, sepc and the user's a0 at
+ * that point.  Page faults the VM resolves and interrupts are served and
+ * the user code goes on.  pre: thread context; the caller does not migrate.
+ */
+long
+rv_user_run(unsigned long pc, unsigned long sp, unsigned long a0,
+    unsigned long a1, unsigned long out[4])
+{
+	rv_user_out[hal_cpu()->id] = out;
+	return rv_user_enter(pc, sp, a0, a1);
+}
+
+/* An exception from U-mode: resolve and go on, or end the user run. */
+static void
+rv_trap_user(struct rv_trapframe *tf, unsigned long cause)
+{
+	unsigned long *out = rv_user_out[hal_cpu()->id];
+	long value = -EINVAL;
+
+	if (cause == EXC_INST_PAGE_FAULT || cause == EXC_LOAD_PAGE_FAULT ||
+	    cause == EXC_STORE_PAGE_FAULT) {
+		unsigned access = HAL_FAULT_USER |
+		    (cause == EXC_INST_PAGE_FAULT ? HAL_FAULT_EXEC :
+		    cause == EXC_LOAD_PAGE_FAULT ? HAL_FAULT_READ :
+		    HAL_FAULT_WRITE);
+		if (rv_fault_handler != NULL &&
+		    rv_fault_handler(tf->stval, access, tf->sepc) == 0)
+			return;
+		value = -EFAULT;
+	} else if (cause == EXC_ECALL_U) {
+		tf->sepc += 4;
+		value = 0;
+	}
+	VM_PANIC_IF(out == NULL, "trap from U-mode outside rv_user_run "
+	    "(scause %#lx, sepc %#lx)", cause, tf->sepc);
+	out[0] = cause;
+	out[1] = tf->stval;
+	out[2] = tf->sepc;
+	out[3] = tf->x[10];
+	rv_user_out[hal_cpu()->id] = NULL;
+	rv_user_leave((char *)tf + TF_SIZE, value);
+}
+
 void
 rv_trap(struct rv_trapframe *tf)
 {
@@ -139,6 +197,11 @@ rv_trap(struct rv_trapframe *tf)
 			return;
 		}
 		rv_trap_panic(tf, "unexpected interrupt");
+	}
+
+	if (!(tf->sstatus & SSTATUS_SPP)) {
+		rv_trap_user(tf, cause);
+		return;
 	}
 
 	const char *name = cause < sizeof(exc_names) / sizeof(exc_names[0]) &&
