@@ -83,24 +83,8 @@ bench_main(const char *bootargs)
 	    hal_ncpus(), bootargs);
 	for (const struct kbench *b = __start_kbench_cases;
 	    b < __stop_kbench_cases; b++) {
-		if (have) {
-			/* Substring match against each comma-separated word. */
-			bool match = false;
-			const char *p = sel;
-			while (*p != '\0' && !match) {
-				const char *e = strchr(p, ',');
-				size_t n = e ? (size_t)(e - p) : strlen(p);
-				char word[64];
-				if (n >= sizeof(word))
-					n = sizeof(word) - 1;
-				memcpy(word, p, n);
-				word[n] = '\0';
-				match = n > 0 && strstr(b->name, word) != NULL;
-				p = e ? e + 1 : p + n;
-			}
-			if (!match)
-				continue;
-		}
+		if (have && !bootarg_list_matches(sel, b->name))
+			continue;
 		kprintf("# bench %s\n", b->name);
 		b->fn();
 	}

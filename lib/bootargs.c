@@ -109,3 +109,25 @@ bootarg_list_has(const char *list, const char *item)
 	}
 	return false;
 }
+
+bool
+bootarg_list_matches(const char *list, const char *name)
+{
+	const char *p = list;
+
+	if (list[0] == '\0')
+		return true;
+	while (*p != '\0') {
+		const char *e = strchr(p, ',');
+		size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
+		char word[64];
+		if (len >= sizeof(word))
+			len = sizeof(word) - 1;
+		memcpy(word, p, len);
+		word[len] = '\0';
+		if (len > 0 && strstr(name, word) != NULL)
+			return true;
+		p = e != NULL ? e + 1 : p + len;
+	}
+	return false;
+}

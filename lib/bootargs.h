@@ -24,4 +24,10 @@ uint64_t bootarg_u64(const char *args, const char *key, uint64_t dflt);
 /* True if `item` is one of the comma-separated entries of `list`. */
 bool bootarg_list_has(const char *list, const char *item);
 
+/*
+ * True if `name` contains one of the comma-separated words of `list` as a
+ * substring (how bench= selects benchmarks).  An empty list matches all.
+ */
+bool bootarg_list_matches(const char *list, const char *name);
+
 #endif /* RVMM_LIB_BOOTARGS_H */

@@ -116,3 +116,12 @@ KTEST(bootargs, numbers)
 	KT_EXPECT(bootarg_parse_u64("0XfF", &v));
 	KT_EXPECT_EQ(v, 255);
 }
+
+KTEST(bootargs, list_matches)
+{
+	KT_EXPECT(bootarg_list_matches("", "page.pair"));
+	KT_EXPECT(bootarg_list_matches("page", "page.pair"));
+	KT_EXPECT(bootarg_list_matches("zone,pair", "page.pair"));
+	KT_EXPECT(!bootarg_list_matches("zone,kmalloc", "page.pair"));
+	KT_EXPECT(!bootarg_list_matches(",", "page.pair"));
+}

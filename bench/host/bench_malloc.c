@@ -335,8 +335,6 @@ rvmm_depot_trips(void)
 
 static char impl_sel[128];
 
-static bool selected(const char *sel, const char *name);
-
 static void
 run(const struct workload *w, unsigned runs, uint64_t *mi_rate)
 {
@@ -347,7 +345,7 @@ run(const struct workload *w, unsigned runs, uint64_t *mi_rate)
 		uint64_t best_ns = 0, best_ops = 0, trips0, trips = 0;
 		char ctr[160];
 
-		if (!im->ok || !selected(impl_sel, im->name))
+		if (!im->ok || !bootarg_list_matches(impl_sel, im->name))
 			continue;
 		for (unsigned r = 0; r < runs; r++) {
 			uint64_t ops = 0, ns;
@@ -396,28 +394,6 @@ run(const struct workload *w, unsigned runs, uint64_t *mi_rate)
 	}
 }
 
-static bool
-selected(const char *sel, const char *name)
-{
-	const char *p = sel;
-
-	if (sel[0] == '\0')
-		return true;
-	while (*p != '\0') {
-		const char *e = strchr(p, ',');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		char word[64];
-		if (len >= sizeof(word))
-			len = sizeof(word) - 1;
-		memcpy(word, p, len);
-		word[len] = '\0';
-		if (len > 0 && strstr(name, word) != NULL)
-			return true;
-		p = e ? e + 1 : p + len;
-	}
-	return false;
-}
-
 void
 kmain(void)
 {
@@ -446,7 +422,7 @@ kmain(void)
 	    runs ? runs : 1, VM_DEBUG_LEVEL);
 	for (size_t i = 0; i < sizeof(wl) / sizeof(wl[0]); i++) {
 		uint64_t mi_rate = 0;
-		if (selected(sel, wl[i].name))
+		if (bootarg_list_matches(sel, wl[i].name))
 			run(&wl[i], runs ? runs : 1, &mi_rate);
 	}
 	hal_poweroff(0);
