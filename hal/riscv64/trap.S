@@ -30,6 +30,14 @@
 #define SSTATUS_SPIE_BIT 0x20
 #define SSTATUS_SPP_BIT 0x100
 
+/* Stores x1 and x3..x31 into the struct rv_trapframe at sp (x2 is sp). */
+.macro SAVE_GPRS
+	sd	x1, 1*8(sp)
+	.irp n, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+	sd	x\n, \n*8(sp)
+	.endr
+.endm
+
 	.section .text
 	.globl rv_trap_entry
 	.balign 4
@@ -38,36 +46,7 @@ rv_trap_entry:
 	bnez	sp, rv_trap_from_user
 	csrrw	sp, sscratch, sp	/* from S: sp back, sscratch 0 again */
 	addi	sp, sp, -TF_SIZE
-	sd	x1, 1*8(sp)
-	sd	x3, 3*8(sp)
-	sd	x4, 4*8(sp)
-	sd	x5, 5*8(sp)
-	sd	x6, 6*8(sp)
-	sd	x7, 7*8(sp)
-	sd	x8, 8*8(sp)
-	sd	x9, 9*8(sp)
-	sd	x10, 10*8(sp)
-	sd	x11, 11*8(sp)
-	sd	x12, 12*8(sp)
-	sd	x13, 13*8(sp)
-	sd	x14, 14*8(sp)
-	sd	x15, 15*8(sp)
-	sd	x16, 16*8(sp)
-	sd	x17, 17*8(sp)
-	sd	x18, 18*8(sp)
-	sd	x19, 19*8(sp)
-	sd	x20, 20*8(sp)
-	sd	x21, 21*8(sp)
-	sd	x22, 22*8(sp)
-	sd	x23, 23*8(sp)
-	sd	x24, 24*8(sp)
-	sd	x25, 25*8(sp)
-	sd	x26, 26*8(sp)
-	sd	x27, 27*8(sp)
-	sd	x28, 28*8(sp)
-	sd	x29, 29*8(sp)
-	sd	x30, 30*8(sp)
-	sd	x31, 31*8(sp)
+	SAVE_GPRS
 	addi	t0, sp, TF_SIZE
 	sd	t0, 2*8(sp)
 rv_trap_saved:
@@ -128,36 +107,7 @@ rv_trap_saved:
 /* From U-mode: sp is the user-context block, sscratch the user sp. */
 rv_trap_from_user:
 	addi	sp, sp, -TF_SIZE
-	sd	x1, 1*8(sp)
-	sd	x3, 3*8(sp)
-	sd	x4, 4*8(sp)
-	sd	x5, 5*8(sp)
-	sd	x6, 6*8(sp)
-	sd	x7, 7*8(sp)
-	sd	x8, 8*8(sp)
-	sd	x9, 9*8(sp)
-	sd	x10, 10*8(sp)
-	sd	x11, 11*8(sp)
-	sd	x12, 12*8(sp)
-	sd	x13, 13*8(sp)
-	sd	x14, 14*8(sp)
-	sd	x15, 15*8(sp)
-	sd	x16, 16*8(sp)
-	sd	x17, 17*8(sp)
-	sd	x18, 18*8(sp)
-	sd	x19, 19*8(sp)
-	sd	x20, 20*8(sp)
-	sd	x21, 21*8(sp)
-	sd	x22, 22*8(sp)
-	sd	x23, 23*8(sp)
-	sd	x24, 24*8(sp)
-	sd	x25, 25*8(sp)
-	sd	x26, 26*8(sp)
-	sd	x27, 27*8(sp)
-	sd	x28, 28*8(sp)
-	sd	x29, 29*8(sp)
-	sd	x30, 30*8(sp)
-	sd	x31, 31*8(sp)
+	SAVE_GPRS
 	csrrw	t0, sscratch, zero	/* the user sp; in the kernel now */
 	sd	t0, 2*8(sp)
 	ld	tp, TF_SIZE + UCTX_TP(sp)
