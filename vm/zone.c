@@ -347,14 +347,18 @@ zone_layout(struct zone *z, bool debug)
 	    (z->z_offslab ? 0 : sizeof(struct zone_slab))) / stride);
 
 	/* Magazine sizes: start where a magazine holds ~4 KiB of objects,
-	   grow up to ~64 KiB. */
+	   but with at least ZONE_MAG_MIN_ROUNDS rounds when ~64 KiB allows
+	   it; grow up to ~64 KiB. */
 	unsigned first = 0, max = 0;
 	for (unsigned i = 0; i < ZONE_NMAGTYPES; i++) {
-		if (zone_magtypes[i].mt_size * stride <= 4096)
+		if (zone_magtypes[i].mt_size * stride <= 4096 ||
+		    zone_magtypes[i].mt_size <= ZONE_MAG_MIN_ROUNDS)
 			first = i;
 		if (zone_magtypes[i].mt_size * stride <= 65536)
 			max = i;
 	}
+	if (first > max)
+		first = max;
 	z->z_depot.d_magtype = first;
 	z->z_depot.d_magtype_max = max;
 }

@@ -90,6 +90,16 @@
 #define ZONE_REFILL_MAX 64		/* objects a miss may move from the
 					   slab layer into empty magazines */
 #define ZONE_MAX_ALIGN (PAGE_SIZE << ZONE_SLAB_MAX_ORDER)
+/*
+ * Smallest starting magazine (rounds), where ~64 KiB of objects allow it.
+ * With 6 rounds, a cpu whose count of live objects in a zone swings by a
+ * dozen (kmalloc's big classes under a mixed load) trades magazines with
+ * the depot every few dozen operations; with two cpus the depot line and
+ * whole magazines of objects still hot in the other cpu's cache move
+ * between cpus, yet the lock is rarely caught held, so the contention
+ * resize (below) never fires.
+ */
+#define ZONE_MAG_MIN_ROUNDS 30
 
 /* Debug layout: [object size][redzone >= 8 bytes][tag word] per stride. */
 #define ZONE_POISON_BYTE 0x6b		/* free object */
