@@ -136,6 +136,34 @@ fault_shared(vm_map_t map, const struct vm_map_entry *e, vaddr_t va,
 	return enter(map, va, pa, e->e_prot, vm_entry_attr(e->e_flags));
 }
 
+/*
+ * fault_new_anon: gives the slot a new anon holding a copy of the frame at
+ * src (0: a zero-filled frame), maps it with prot and counts it.
+ * => the slot is locked and holds `old`; it is unlocked on return,
+ *    holding the new anon on success and `old` on failure.
+ */
+static int
+fault_new_anon(vm_map_t map, uintptr_t *slot, uintptr_t old, vaddr_t va,
+    paddr_t src, unsigned prot, uint64_t *counter)
+{
+	struct vm_anon *nan = vm_anon_new(src);
+	int err;
+
+	if (nan == NULL) {
+		vm_slot_unlock(slot, old);
+		return -ENOMEM;
+	}
+	err = enter(map, va, vm_anon_pa(nan), prot, 0);
+	if (err != 0) {
+		vm_anon_unref(nan);
+		vm_slot_unlock(slot, old);
+		return err;
+	}
+	vm_slot_unlock(slot, (uintptr_t)nan);
+	stat_inc(counter);
+	return 0;
+}
+
 /* A private mapping: step d of section 1. */
 static int
 fault_private(vm_map_t map, const struct vm_map_entry *e, vaddr_t va,
@@ -143,7 +171,7 @@ fault_private(vm_map_t map, const struct vm_map_entry *e, vaddr_t va,
 {
 	uint64_t idx = (va - map->m_min) >> PAGE_SHIFT;
 	unsigned prot = e->e_prot;
-	struct vm_anon *an, *nan;
+	struct vm_anon *an;
 	enum vm_object_found how;
 	uintptr_t *slot;
 	paddr_t pa;
@@ -178,38 +206,16 @@ fault_private(vm_map_t map, const struct vm_map_entry *e, vaddr_t va,
 			vm_slot_unlock(slot, (uintptr_t)an);
 			return err;
 		}
-		nan = vm_anon_new(vm_anon_pa(an));
-		if (nan == NULL) {
-			vm_slot_unlock(slot, (uintptr_t)an);
-			return -ENOMEM;
-		}
-		err = enter(map, va, vm_anon_pa(nan), prot, 0);
-		if (err != 0) {
-			vm_anon_unref(nan);
-			vm_slot_unlock(slot, (uintptr_t)an);
-			return err;
-		}
-		vm_slot_unlock(slot, (uintptr_t)nan);
+		err = fault_new_anon(map, slot, (uintptr_t)an, va,
+		    vm_anon_pa(an), prot, &fc->st.cow_copy);
 		/* Our translation of the old frame is gone everywhere. */
-		vm_anon_unref(an);
-		stat_inc(&fc->st.cow_copy);
-		return 0;
+		if (err == 0)
+			vm_anon_unref(an);
+		return err;
 	}
 	if (e->e_obj == NULL) {
-		nan = vm_anon_new(0);
-		if (nan == NULL) {
-			vm_slot_unlock(slot, 0);
-			return -ENOMEM;
-		}
-		err = enter(map, va, vm_anon_pa(nan), prot, 0);
-		if (err != 0) {
-			vm_anon_unref(nan);
-			vm_slot_unlock(slot, 0);
-			return err;
-		}
-		vm_slot_unlock(slot, (uintptr_t)nan);
-		stat_inc(&fc->st.zero_fill);
-		return 0;
+		return fault_new_anon(map, slot, 0, va, 0, prot,
+		    &fc->st.zero_fill);
 	}
 	err = vm_object_page(e->e_obj, e->e_offset + (va - e->e_start), &pa,
 	    &how);
@@ -223,20 +229,7 @@ fault_private(vm_map_t map, const struct vm_map_entry *e, vaddr_t va,
 		vm_slot_unlock(slot, 0);
 		return err;
 	}
-	nan = vm_anon_new(pa);
-	if (nan == NULL) {
-		vm_slot_unlock(slot, 0);
-		return -ENOMEM;
-	}
-	err = enter(map, va, vm_anon_pa(nan), prot, 0);
-	if (err != 0) {
-		vm_anon_unref(nan);
-		vm_slot_unlock(slot, 0);
-		return err;
-	}
-	vm_slot_unlock(slot, (uintptr_t)nan);
-	stat_inc(&fc->st.cow_copy);
-	return 0;
+	return fault_new_anon(map, slot, 0, va, pa, prot, &fc->st.cow_copy);
 }
 
 int
