@@ -236,34 +236,38 @@ depot_unlock(struct zone *z)
 /* ------------------------------------------------------------------ */
 /* Depot lists.                                                        */
 
+/* Pops one depot list, keeping its working-set low-water mark. */
+static struct zone_mag *
+depot_pop_list_locked(struct zone *z, struct zone_mag **head, size_t *n,
+    size_t *min)
+{
+	struct zone_mag *m = *head;
+
+	VM_ASSERT(ck_spinlock_fas_locked(&z->z_depot.d_lock));
+	if (m == NULL)
+		return NULL;
+	*head = m->m_next;
+	if (--*n < *min)
+		*min = *n;
+	return m;
+}
+
 static struct zone_mag *
 depot_pop_full_locked(struct zone *z)
 {
 	struct zone_depot *d = &z->z_depot;
-	struct zone_mag *m = d->d_full;
 
-	VM_ASSERT(ck_spinlock_fas_locked(&d->d_lock));
-	if (m == NULL)
-		return NULL;
-	d->d_full = m->m_next;
-	if (--d->d_nfull < d->d_full_min)
-		d->d_full_min = d->d_nfull;
-	return m;
+	return depot_pop_list_locked(z, &d->d_full, &d->d_nfull,
+	    &d->d_full_min);
 }
 
 static struct zone_mag *
 depot_pop_empty_locked(struct zone *z)
 {
 	struct zone_depot *d = &z->z_depot;
-	struct zone_mag *m = d->d_empty;
 
-	VM_ASSERT(ck_spinlock_fas_locked(&d->d_lock));
-	if (m == NULL)
-		return NULL;
-	d->d_empty = m->m_next;
-	if (--d->d_nempty < d->d_empty_min)
-		d->d_empty_min = d->d_nempty;
-	return m;
+	return depot_pop_list_locked(z, &d->d_empty, &d->d_nempty,
+	    &d->d_empty_min);
 }
 
 /* Puts a magazine on the list its contents call for. */
