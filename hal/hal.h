@@ -38,6 +38,17 @@ typedef uintptr_t vaddr_t;
 #define HAL_MAX_CPUS 16
 #endif
 
+/*
+ * HAL_MMU: 1 when addresses are translated (hal/sv39 implements
+ * hal/pmap.h), 0 for the no-MMU build (meson -Dmmu=false): satp stays
+ * Bare, every address is physical, and hal/nommu/pmap.c implements
+ * hal/pmap.h as the identity.  A constant, so the layers above test it in
+ * plain C (`if (!HAL_MMU)`) and both builds compile the same sources.
+ */
+#ifndef HAL_MMU
+#define HAL_MMU 1
+#endif
+
 #define HAL_CACHE_ALIGNED __attribute__((aligned(HAL_CACHE_LINE)))
 
 /* ------------------------------------------------------------------ */

@@ -4,6 +4,7 @@
  * out-of-memory with other harts' caches full, failure injection.  The
  * wrong-use suites at the end must panic.
  */
+#include <errno.h>
 #include <string.h>
 
 #include <ck_pr.h>
@@ -253,6 +254,71 @@ KTEST(page, contiguous_runs)
 	KT_EXPECT(page_alloc_contig(1, 2048, 0) == NULL);
 	snap_expect_same(&start);
 	ktest_note("%zu runs allocated", done);
+}
+
+/*
+ * page_alloc_range and page_split_contig (the no-MMU map's segments): a
+ * run taken at a given address, cut in pieces freed on their own, in
+ * random order; busy, reserved and foreign ranges refused.
+ */
+KTEST(page, runs_at_an_address_and_cut)
+{
+	const struct hal_mem_range *rv;
+	struct vm_page *pg, *x, *parts[8];
+	size_t lens[8], nparts, nres;
+	struct page_snap start;
+	struct rng r;
+
+	rng_seed(&r, ktest_seed(), 3);
+	snap_take(&start);
+	for (size_t it = 0; it < ktest_iters(40); it++) {
+		/* Find a free run, give it back, take it again by address. */
+		size_t n = 2 + rng_below(&r, 40);
+		pg = page_alloc_contig(n, 0, 0);
+		KT_ASSERT(pg != NULL);
+		paddr_t pa = page_to_pa(pg);
+		page_free_contig(pg, n);
+		KT_ASSERT_EQ(page_alloc_range(pa, n, PAGE_ZERO, &x), 0);
+		KT_EXPECT(x == pg);
+		for (size_t i = 0; i < n; i++)
+			if (((uint64_t *)page_to_kva(&x[i]))[5] != 0)
+				KT_FAIL("frame %zu of the run not zeroed", i);
+		/* Busy, in part or whole. */
+		KT_EXPECT_EQ(page_alloc_range(pa + (n - 1) * PAGE_SIZE, 2, 0,
+		    &x), -EEXIST);
+		KT_EXPECT_EQ(page_alloc_range(pa, 1, 0, &x), -EEXIST);
+		block_mark(pg, n, 5);
+		/* Cut it into random pieces, then free them in random order. */
+		nparts = 0;
+		for (size_t left = n; left > 0; nparts++) {
+			size_t len = nparts == 7 ? left : 1 + rng_below(&r, left);
+			parts[nparts] = pg;
+			lens[nparts] = len;
+			if (len < left)
+				pg = page_split_contig(pg, left, len);
+			left -= len;
+		}
+		for (size_t k = nparts; k > 0; k--) {
+			size_t i = rng_below(&r, k);
+			KT_EXPECT(block_check(parts[i], lens[i], 5));
+			page_free_contig(parts[i], lens[i]);
+			parts[i] = parts[k - 1];
+			lens[i] = lens[k - 1];
+		}
+	}
+	/* Reserved frames (the kernel, the firmware) and non-RAM. */
+	nres = hal_mem_reserved(&rv);
+	for (size_t i = 0; i < nres; i++)
+		if (pa_to_page(rv[i].base) != NULL)
+			KT_EXPECT_EQ(page_alloc_range(rv[i].base, 1, 0, &x),
+			    -EEXIST);
+	KT_EXPECT_EQ(page_alloc_range(PAGE_SIZE, 1, 0, &x), -EINVAL);
+	pg = page_alloc(0, 0);
+	KT_ASSERT(pg != NULL);
+	KT_EXPECT_EQ(page_alloc_range(page_to_pa(pg) + 1, 1, 0, &x), -EINVAL);
+	KT_EXPECT_EQ(page_alloc_range(page_to_pa(pg), 0, 0, &x), -EINVAL);
+	page_free(pg, 0);
+	snap_expect_same(&start);
 }
 
 /* Multi-hart stress: random orders, cross-hart frees through mailboxes. */
@@ -557,6 +623,14 @@ KTEST_EXPLICIT(wrong_page_double_free, double_free)
 	page_free(pg, 0);
 	page_free(pg, 0);
 	KT_FAIL("double free not detected");
+}
+
+KTEST_EXPLICIT(wrong_page_split, split_a_block)
+{
+	struct vm_page *pg = page_alloc(2, 0);
+
+	page_split_contig(pg, 4, 1);	/* a block, not a run */
+	KT_FAIL("split of a block not detected");
 }
 
 KTEST_EXPLICIT(wrong_page_reserved, free_reserved)

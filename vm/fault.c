@@ -244,7 +244,8 @@ vm_fault(vm_map_t map, vaddr_t va, unsigned access)
 	if (need == 0)
 		need = VM_PROT_READ;
 	va &= ~(vaddr_t)(PAGE_SIZE - 1);
-	if (map == NULL || va < map->m_min || va >= map->m_max) {
+	/* Without an MMU nothing is mapped lazily: every fault is real. */
+	if (!HAL_MMU || map == NULL || va < map->m_min || va >= map->m_max) {
 		err = -EFAULT;
 		goto out;
 	}

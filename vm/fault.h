@@ -32,6 +32,8 @@
  *    instruction fetch by the kernel from a user map, or a user access to
  *    a map without user pages), -ENOMEM (no frame or bookkeeping memory:
  *    nothing changed, the caller may retry after reclaim).
+ *    Without an MMU (HAL_MMU == 0) memory is there when vm_mmap returns
+ *    and there is nothing to resolve: always -EFAULT.
  */
 int vm_fault(vm_map_t map, vaddr_t va, unsigned access);
 

@@ -43,7 +43,7 @@
  *    Asking for size + align - PAGE_SIZE rather than the exact aligned fit
  *    keeps the search logarithmic (as Linux's vm_unmapped_area does); the
  *    price is that a gap that fits only at a lucky alignment is not used.
- *    A hint address is taken as is when the range is free (range_free():
+ *    A hint address is taken as is when the range is free (vm_map_range_free():
  *    one O(log n) descent).
  *
  * 4. The lock-light fault lookup (the protocol, tested under TSan).
@@ -102,6 +102,19 @@
  *
  * 6. Observability: vm_map_stats, vm_stats, vm_map_entries, vm_map_dump,
  *    vm_map_is_valid (the invariants of map_impl.h).
+ *
+ * 7. Without an MMU (HAL_MMU == 0, meson -Dmmu=false).  Maps, entries,
+ *    the tree and everything that reads or clips entries stay as above,
+ *    with physical addresses; where memory comes from and goes to differs,
+ *    and that is vm/map_nommu.c (its theory comment says how).  This file
+ *    hands over at these points only, each an `if (!HAL_MMU)`: the kernel
+ *    map becomes the shared map over RAM (vm_map_init), a user map's
+ *    window is every physical address (vm_map_create), vm_mmap and
+ *    vm_munmap go to map_nommu.c after the argument checks, vm_map_destroy
+ *    gives the map's segments back, vm_mprotect and vm_map_copy return
+ *    -ENOTSUP, vm_map_is_valid adds the no-MMU invariants.  The pmap is
+ *    the identity (hal/nommu/pmap.c), so the pmap calls here still run
+ *    and change nothing.
  */
 #include <errno.h>
 
@@ -157,15 +170,15 @@ vm_frame_alloc(unsigned flags)
 	return page_alloc(0, flags);
 }
 
-static struct vm_map_entry *
-entry_alloc(void)
+struct vm_map_entry *
+vm_entry_alloc(void)
 {
 	return vm_zalloc(vm_entry_zone);
 }
 
 /* Frees an entry that is in no tree, with its object reference. */
-static void
-entry_free(struct vm_map_entry *e)
+void
+vm_entry_free(struct vm_map_entry *e)
 {
 	if (e->e_obj != NULL)
 		vm_object_release(e->e_obj);
@@ -199,8 +212,8 @@ entry_augment(struct rb_node *n)
 	return true;
 }
 
-static inline struct vm_map_entry *
-entry_next(struct vm_map_entry *e)
+struct vm_map_entry *
+vm_entry_next(struct vm_map_entry *e)
 {
 	struct rb_node *n = rb_next(&e->e_node);
 
@@ -216,8 +229,8 @@ entry_prev(struct vm_map_entry *e)
 }
 
 /* Whether the calling hart may read the tree (either side held). */
-static bool
-map_locked(vm_map_t map)
+bool
+vm_map_locked(vm_map_t map)
 {
 	if (map->m_flags & VM_MAPF_MAPLOCK)
 		return ck_spinlock_locked(&map->m_maplock);
@@ -231,7 +244,7 @@ vm_map_lookup_locked(vm_map_t map, vaddr_t va)
 {
 	struct rb_node *n = map->m_tree.root;
 
-	VM_ASSERT(map_locked(map));
+	VM_ASSERT(vm_map_locked(map));
 	while (n != NULL) {
 		struct vm_map_entry *e = E(n);
 		if (va < e->e_start)
@@ -245,8 +258,8 @@ vm_map_lookup_locked(vm_map_t map, vaddr_t va)
 }
 
 /* The first entry with end > va, or NULL.  pre: writer. */
-static struct vm_map_entry *
-first_after(vm_map_t map, vaddr_t va)
+struct vm_map_entry *
+vm_map_first_after(vm_map_t map, vaddr_t va)
 {
 	struct rb_node *n = map->m_tree.root;
 	struct vm_map_entry *best = NULL;
@@ -288,7 +301,7 @@ tree_insert(vm_map_t map, struct vm_map_entry *e)
 	e->e_maxgap = 0;
 	rb_insert(&map->m_tree, &e->e_node);
 	gap_fix(map, e);
-	gap_fix(map, entry_next(e));
+	gap_fix(map, vm_entry_next(e));
 	map->m_nentries++;
 	map->m_mapped += e->e_end - e->e_start;
 }
@@ -296,7 +309,7 @@ tree_insert(vm_map_t map, struct vm_map_entry *e)
 static void
 tree_remove(vm_map_t map, struct vm_map_entry *e)
 {
-	struct vm_map_entry *next = entry_next(e);
+	struct vm_map_entry *next = vm_entry_next(e);
 
 	rb_remove(&map->m_tree, &e->e_node);
 	gap_fix(map, next);
@@ -304,10 +317,10 @@ tree_remove(vm_map_t map, struct vm_map_entry *e)
 	map->m_mapped -= e->e_end - e->e_start;
 }
 
-static bool
-range_free(vm_map_t map, vaddr_t s, vaddr_t e)
+bool
+vm_map_range_free(vm_map_t map, vaddr_t s, vaddr_t e)
 {
-	struct vm_map_entry *x = first_after(map, s);
+	struct vm_map_entry *x = vm_map_first_after(map, s);
 
 	return x == NULL || x->e_start >= e;
 }
@@ -356,6 +369,7 @@ static bool
 entry_mergeable(const struct vm_map_entry *a, const struct vm_map_entry *b)
 {
 	return a->e_end == b->e_start && a->e_obj == b->e_obj &&
+	    a->e_owner == b->e_owner && !(a->e_flags & ENTRY_SEGMENT) &&
 	    (a->e_obj == NULL ||
 	    a->e_offset + (a->e_end - a->e_start) == b->e_offset) &&
 	    a->e_prot == b->e_prot && a->e_maxprot == b->e_maxprot &&
@@ -372,8 +386,8 @@ entry_merge_next(vm_map_t map, struct vm_map_entry *a, struct vm_map_entry *b)
 	tree_remove(map, b);
 	map->m_mapped += end - a->e_end;
 	a->e_end = end;
-	gap_fix(map, entry_next(a));	/* its gap was measured from b */
-	entry_free(b);
+	gap_fix(map, vm_entry_next(a));	/* its gap was measured from b */
+	vm_entry_free(b);
 }
 
 /*
@@ -399,8 +413,8 @@ entry_split(vm_map_t map, struct vm_map_entry *x, vaddr_t va,
 /* ------------------------------------------------------------------ */
 /* Locks (section 4).                                                  */
 
-static void
-map_write_lock(vm_map_t map)
+void
+vm_map_write_lock(vm_map_t map)
 {
 	VM_PANIC_IF(!hal_intr_enabled(), "map %p: writer side taken with "
 	    "interrupts disabled", (void *)map);
@@ -412,8 +426,8 @@ map_write_lock(vm_map_t map)
 	ck_brlock_write_lock(&map->m_lock);
 }
 
-static void
-map_write_unlock(vm_map_t map)
+void
+vm_map_write_unlock(vm_map_t map)
 {
 	if (map->m_flags & VM_MAPF_MAPLOCK)
 		ck_spinlock_unlock(&map->m_maplock);
@@ -443,8 +457,8 @@ vm_map_read_unlock(vm_map_t map)
 		ck_brlock_read_unlock(&map->m_readers[hal_cpu_id()].r);
 }
 
-static void
-map_check(vm_map_t map, const char *fn)
+void
+vm_map_check(vm_map_t map, const char *fn)
 {
 	VM_PANIC_IF(map == NULL || map->m_magic != VM_MAP_MAGIC,
 	    "%s(%p): not a map", fn, (void *)map);
@@ -476,15 +490,16 @@ amap_clear(vm_map_t map, vaddr_t s, vaddr_t e)
  * that straddles both takes *spare), frees the others, drops the anons.
  * The caller has removed the translations.  pre: writer.
  */
-static void
-unmap_locked(vm_map_t map, vaddr_t s, vaddr_t e, struct vm_map_entry **spare)
+void
+vm_map_unmap_locked(vm_map_t map, vaddr_t s, vaddr_t e,
+    struct vm_map_entry **spare)
 {
-	struct vm_map_entry *x = first_after(map, s), *next;
+	struct vm_map_entry *x = vm_map_first_after(map, s), *next;
 	bool priv = false;
 
-	VM_ASSERT(map_locked(map));
+	VM_ASSERT(vm_map_locked(map));
 	while (x != NULL && x->e_start < e) {
-		next = entry_next(x);
+		next = vm_entry_next(x);
 		if (!(x->e_flags & VM_MAP_SHARED))
 			priv = true;
 		if (x->e_start < s && x->e_end > e) {
@@ -506,7 +521,7 @@ unmap_locked(vm_map_t map, vaddr_t s, vaddr_t e, struct vm_map_entry **spare)
 			gap_fix(map, x);
 		} else {
 			tree_remove(map, x);
-			entry_free(x);
+			vm_entry_free(x);
 		}
 		x = next;
 	}
@@ -518,7 +533,7 @@ unmap_locked(vm_map_t map, vaddr_t s, vaddr_t e, struct vm_map_entry **spare)
 static unsigned
 splits_needed(vm_map_t map, vaddr_t s, vaddr_t e, bool both_ends)
 {
-	struct vm_map_entry *x = first_after(map, s);
+	struct vm_map_entry *x = vm_map_first_after(map, s);
 	unsigned n = 0;
 
 	if (x == NULL || x->e_start >= e)
@@ -534,14 +549,14 @@ splits_needed(vm_map_t map, vaddr_t s, vaddr_t e, bool both_ends)
 }
 
 /* Inserts n (not in the tree; range free), merging with neighbours. */
-static void
-insert_locked(vm_map_t map, struct vm_map_entry *n)
+void
+vm_map_insert_locked(vm_map_t map, struct vm_map_entry *n)
 {
-	struct vm_map_entry *next = first_after(map, n->e_start);
+	struct vm_map_entry *next = vm_map_first_after(map, n->e_start);
 	struct vm_map_entry *prev;
 	struct rb_node *last;
 
-	VM_ASSERT(map_locked(map));
+	VM_ASSERT(vm_map_locked(map));
 	if (next != NULL) {
 		prev = entry_prev(next);
 	} else {
@@ -556,7 +571,7 @@ insert_locked(vm_map_t map, struct vm_map_entry *n)
 			entry_merge_next(map, prev, next);
 		else
 			gap_fix(map, next);
-		entry_free(n);
+		vm_entry_free(n);
 		return;
 	}
 	if (next != NULL && entry_mergeable(n, next)) {
@@ -564,7 +579,7 @@ insert_locked(vm_map_t map, struct vm_map_entry *n)
 		next->e_start = n->e_start;
 		next->e_offset = n->e_offset;
 		gap_fix(map, next);
-		entry_free(n);
+		vm_entry_free(n);
 		return;
 	}
 	tree_insert(map, n);
@@ -598,7 +613,7 @@ void
 vm_map_init(void)
 {
 	const struct hal_mem_range *r;
-	paddr_t ram_end = 0;
+	paddr_t ram_end = 0, ram_base = ~(paddr_t)0;
 	unsigned n;
 
 	if (map_ready)
@@ -617,19 +632,31 @@ vm_map_init(void)
 	    vm_anon_zone == NULL || vm_object_zone == NULL,
 	    "vm_map_init: cannot create zones");
 
-	/* The kernel map: above every RAM region, below PMAP_KERNEL_END. */
 	n = hal_mem_regions(&r);
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
 		if (r[i].base + r[i].size > ram_end)
 			ram_end = r[i].base + r[i].size;
-	ram_end = (ram_end + (1ull << 30) - 1) & ~((1ull << 30) - 1);
-	if (ram_end < KERNEL_MAP_MIN)
-		ram_end = KERNEL_MAP_MIN;
-	if (ram_end < PMAP_KERNEL_END) {
+		if (r[i].base < ram_base)
+			ram_base = r[i].base;
+	}
+	if (!HAL_MMU) {
+		/* Section 7: the shared map covers the RAM regions. */
 		kernel_map = zone_alloc(vm_map_zone, 0);
 		VM_PANIC_IF(kernel_map == NULL, "vm_map_init: no memory");
-		map_setup(kernel_map, pmap_kernel(), (vaddr_t)ram_end,
-		    (vaddr_t)PMAP_KERNEL_END, VM_MAPF_WXORX, false);
+		map_setup(kernel_map, pmap_kernel(), (vaddr_t)ram_base,
+		    (vaddr_t)ram_end, 0, false);
+	} else {
+		/* The kernel map: above all RAM, below PMAP_KERNEL_END. */
+		ram_end = (ram_end + (1ull << 30) - 1) & ~((1ull << 30) - 1);
+		if (ram_end < KERNEL_MAP_MIN)
+			ram_end = KERNEL_MAP_MIN;
+		if (ram_end < PMAP_KERNEL_END) {
+			kernel_map = zone_alloc(vm_map_zone, 0);
+			VM_PANIC_IF(kernel_map == NULL,
+			    "vm_map_init: no memory");
+			map_setup(kernel_map, pmap_kernel(), (vaddr_t)ram_end,
+			    (vaddr_t)PMAP_KERNEL_END, VM_MAPF_WXORX, false);
+		}
 	}
 	hal_fault_set_handler(vm_fault_trap);
 	ck_pr_store_8((uint8_t *)&map_ready, 1);
@@ -651,7 +678,10 @@ vm_map_create(unsigned flags)
 		zone_free(vm_map_zone, map);
 		return NULL;
 	}
-	map_setup(map, pmap, PMAP_USER_MIN, PMAP_USER_MAX, flags, true);
+	if (HAL_MMU)
+		map_setup(map, pmap, PMAP_USER_MIN, PMAP_USER_MAX, flags, true);
+	else
+		map_setup(map, pmap, VM_NOMMU_MIN, VM_NOMMU_MAX, flags, true);
 	return map;
 }
 
@@ -661,24 +691,26 @@ vm_map_destroy(vm_map_t map)
 	struct rb_node *n;
 	unsigned cpu;
 
-	map_check(map, "vm_map_destroy");
+	vm_map_check(map, "vm_map_destroy");
 	VM_PANIC_IF(map == kernel_map, "vm_map_destroy(%p): the kernel map",
 	    (void *)map);
 	VM_PANIC_IF(vm_map_is_current_anywhere(map, &cpu),
 	    "vm_map_destroy(%p): still active on cpu %u", (void *)map, cpu);
-	map_write_lock(map);
+	vm_map_write_lock(map);
+	if (!HAL_MMU)
+		vm_map_nommu_destroy_locked(map);
 	/* No hart uses the pmap: drop it whole, then the pages. */
 	pmap_destroy(map->m_pmap);
 	map->m_pmap = NULL;
 	while ((n = rb_first(&map->m_tree)) != NULL) {
 		struct vm_map_entry *e = E(n);
 		tree_remove(map, e);
-		entry_free(e);
+		vm_entry_free(e);
 	}
 	vm_slots_foreach(&map->m_amap, 0, VM_SLOT_MAX, drop_anon, NULL, true);
 	vm_slots_destroy(&map->m_amap);
 	map->m_magic = 0;
-	map_write_unlock(map);
+	vm_map_write_unlock(map);
 	zone_free(vm_map_zone, map);
 }
 
@@ -709,7 +741,7 @@ vm_map_activate(vm_map_t map)
 		vm_fault_set_current(NULL);
 		return;
 	}
-	map_check(map, "vm_map_activate");
+	vm_map_check(map, "vm_map_activate");
 	pmap_activate(map->m_pmap);
 	vm_fault_set_current(map);
 }
@@ -787,14 +819,17 @@ vm_mmap(vm_map_t map, vaddr_t addr, size_t size, unsigned prot,
 	unsigned maxprot;
 	long err;
 
-	map_check(map, "vm_mmap");
+	vm_map_check(map, "vm_mmap");
 	err = mmap_check(map, addr, size, prot, flags, obj, offset, &align,
 	    &maxprot);
 	if (err != 0)
 		return err;
+	if (!HAL_MMU)
+		return vm_map_nommu_mmap(map, addr, size, prot, flags, obj,
+		    offset, align, maxprot);
 	if (size > map->m_max - map->m_min)
 		return -ENOMEM;
-	n = entry_alloc();
+	n = vm_entry_alloc();
 	if (n == NULL)
 		return -ENOMEM;
 	if ((flags & VM_MAP_ANON) && (flags & VM_MAP_SHARED)) {
@@ -812,14 +847,15 @@ vm_mmap(vm_map_t map, vaddr_t addr, size_t size, unsigned prot,
 	n->e_prot = (uint8_t)prot;
 	n->e_maxprot = (uint8_t)maxprot;
 	n->e_flags = (uint16_t)(flags & ENTRY_FLAGS);
+	n->e_owner = map;
 
 	for (;;) {
-		map_write_lock(map);
+		vm_map_write_lock(map);
 		if (!fixed || spare != NULL ||
 		    splits_needed(map, addr, addr + size, false) == 0)
 			break;
-		map_write_unlock(map);
-		spare = entry_alloc();
+		vm_map_write_unlock(map);
+		spare = vm_entry_alloc();
 		if (spare == NULL) {
 			err = -ENOMEM;
 			goto fail;
@@ -827,7 +863,7 @@ vm_mmap(vm_map_t map, vaddr_t addr, size_t size, unsigned prot,
 	}
 	if (fixed) {
 		start = addr;
-		if (!range_free(map, start, start + size)) {
+		if (!vm_map_range_free(map, start, start + size)) {
 			if (flags & VM_MAP_FIXED_NOREPLACE) {
 				err = -EEXIST;
 				goto fail_locked;
@@ -835,12 +871,12 @@ vm_mmap(vm_map_t map, vaddr_t addr, size_t size, unsigned prot,
 			err = pmap_remove(map->m_pmap, start, start + size);
 			if (err != 0)
 				goto fail_locked;
-			unmap_locked(map, start, start + size, &spare);
+			vm_map_unmap_locked(map, start, start + size, &spare);
 		}
 	} else {
 		if (addr != 0 && (addr & (align - 1)) == 0 &&
 		    addr >= map->m_min && addr + size <= map->m_max &&
-		    range_free(map, addr, addr + size))
+		    vm_map_range_free(map, addr, addr + size))
 			start = addr;
 		if (start == 0 && addr > map->m_min && addr < map->m_max)
 			start = gap_find(map, size, align, addr);
@@ -853,19 +889,19 @@ vm_mmap(vm_map_t map, vaddr_t addr, size_t size, unsigned prot,
 	}
 	n->e_start = start;
 	n->e_end = start + size;
-	insert_locked(map, n);
+	vm_map_insert_locked(map, n);
 	map->m_changes++;
-	map_write_unlock(map);
+	vm_map_write_unlock(map);
 	if (spare != NULL)
 		zone_free(vm_entry_zone, spare);
 	return (long)start;
 
 fail_locked:
-	map_write_unlock(map);
+	vm_map_write_unlock(map);
 fail:
 	if (spare != NULL)
 		zone_free(vm_entry_zone, spare);
-	entry_free(n);
+	vm_entry_free(n);
 	return err;
 }
 
@@ -889,27 +925,29 @@ vm_munmap(vm_map_t map, vaddr_t addr, size_t size)
 	vaddr_t end = addr + size;
 	int err;
 
-	map_check(map, "vm_munmap");
+	vm_map_check(map, "vm_munmap");
 	err = range_check(map, addr, size);
 	if (err != 0)
 		return err;
+	if (!HAL_MMU)
+		return vm_map_nommu_munmap(map, addr, size);
 	for (;;) {
-		map_write_lock(map);
+		vm_map_write_lock(map);
 		if (spare != NULL || splits_needed(map, addr, end, false) == 0)
 			break;
-		map_write_unlock(map);
-		spare = entry_alloc();
+		vm_map_write_unlock(map);
+		spare = vm_entry_alloc();
 		if (spare == NULL)
 			return -ENOMEM;
 	}
-	if (!range_free(map, addr, end)) {
+	if (!vm_map_range_free(map, addr, end)) {
 		err = pmap_remove(map->m_pmap, addr, end);
 		if (err == 0) {
-			unmap_locked(map, addr, end, &spare);
+			vm_map_unmap_locked(map, addr, end, &spare);
 			map->m_changes++;
 		}
 	}
-	map_write_unlock(map);
+	vm_map_write_unlock(map);
 	if (spare != NULL)
 		zone_free(vm_entry_zone, spare);
 	return err;
@@ -924,12 +962,12 @@ static int
 mprotect_scan(vm_map_t map, vaddr_t s, vaddr_t e, unsigned prot,
     unsigned *splits, bool *narrows)
 {
-	struct vm_map_entry *x = first_after(map, s);
+	struct vm_map_entry *x = vm_map_first_after(map, s);
 	vaddr_t at = s;
 
 	*splits = 0;
 	*narrows = false;
-	for (; x != NULL && x->e_start < e; x = entry_next(x)) {
+	for (; x != NULL && x->e_start < e; x = vm_entry_next(x)) {
 		if (x->e_start > at)
 			return -ENOMEM;
 		if (prot & ~x->e_maxprot)
@@ -956,7 +994,9 @@ vm_mprotect(vm_map_t map, vaddr_t addr, size_t size, unsigned prot)
 	bool narrows;
 	int err;
 
-	map_check(map, "vm_mprotect");
+	vm_map_check(map, "vm_mprotect");
+	if (!HAL_MMU)
+		return -ENOTSUP;	/* section 7: nothing to enforce it */
 	err = range_check(map, addr, size);
 	if (err != 0)
 		return err;
@@ -967,13 +1007,13 @@ vm_mprotect(vm_map_t map, vaddr_t addr, size_t size, unsigned prot)
 	    (prot & VM_PROT_EXEC))
 		return -EACCES;
 	for (;;) {
-		map_write_lock(map);
+		vm_map_write_lock(map);
 		err = mprotect_scan(map, addr, end, prot, &splits, &narrows);
 		if (err != 0 || have >= splits)
 			break;
-		map_write_unlock(map);
+		vm_map_write_unlock(map);
 		while (have < splits) {
-			spare[have] = entry_alloc();
+			spare[have] = vm_entry_alloc();
 			if (spare[have] == NULL) {
 				err = -ENOMEM;
 				goto out;
@@ -989,23 +1029,23 @@ vm_mprotect(vm_map_t map, vaddr_t addr, size_t size, unsigned prot)
 			goto out_locked;
 	}
 	/* Clip, set, then merge from the entry before addr to the one after. */
-	x = first_after(map, addr);
+	x = vm_map_first_after(map, addr);
 	if (x->e_start < addr && x->e_prot != prot) {
 		x = entry_split(map, x, addr, spare[--have]);
 		spare[have] = NULL;
 	}
-	for (; x != NULL && x->e_start < end; x = entry_next(x)) {
+	for (; x != NULL && x->e_start < end; x = vm_entry_next(x)) {
 		if (x->e_end > end && x->e_prot != prot) {
 			entry_split(map, x, end, spare[--have]);
 			spare[have] = NULL;
 		}
 		x->e_prot = (uint8_t)prot;
 	}
-	x = first_after(map, addr);
+	x = vm_map_first_after(map, addr);
 	if (x != NULL && entry_prev(x) != NULL)
 		x = entry_prev(x);
 	while (x != NULL && x->e_start <= end) {
-		next = entry_next(x);
+		next = vm_entry_next(x);
 		if (next != NULL && entry_mergeable(x, next))
 			entry_merge_next(map, x, next);
 		else
@@ -1013,7 +1053,7 @@ vm_mprotect(vm_map_t map, vaddr_t addr, size_t size, unsigned prot)
 	}
 	map->m_changes++;
 out_locked:
-	map_write_unlock(map);
+	vm_map_write_unlock(map);
 out:
 	for (unsigned i = 0; i < 2; i++)
 		if (spare[i] != NULL)
@@ -1052,14 +1092,16 @@ vm_map_copy(vm_map_t dst, vm_map_t src)
 	struct rb_node *n;
 	int err = 0;
 
-	map_check(dst, "vm_map_copy");
-	map_check(src, "vm_map_copy");
+	vm_map_check(dst, "vm_map_copy");
+	vm_map_check(src, "vm_map_copy");
+	if (!HAL_MMU)
+		return -ENOTSUP;	/* section 7: no copy-on-write */
 	if (dst == src || !dst->m_user || !src->m_user ||
 	    dst->m_min != src->m_min ||
 	    ((dst->m_flags & VM_MAPF_WXORX) && !(src->m_flags & VM_MAPF_WXORX)))
 		return -EINVAL;
-	map_write_lock(src);
-	map_write_lock(dst);
+	vm_map_write_lock(src);
+	vm_map_write_lock(dst);
 	if (dst->m_nentries != 0) {
 		err = -EINVAL;
 		goto out;
@@ -1068,12 +1110,13 @@ vm_map_copy(vm_map_t dst, vm_map_t src)
 		x = E(n);
 		if (x->e_flags & VM_MAP_NOINHERIT)
 			continue;
-		y = entry_alloc();
+		y = vm_entry_alloc();
 		if (y == NULL) {
 			err = -ENOMEM;
 			break;
 		}
 		*y = *x;
+		y->e_owner = dst;
 		if (y->e_obj != NULL)
 			vm_object_ref(y->e_obj);
 		tree_insert(dst, y);
@@ -1097,7 +1140,7 @@ vm_map_copy(vm_map_t dst, vm_map_t src)
 	if (err != 0) {
 		/* Empty the child again (no split: the whole window). */
 		struct vm_map_entry *none = NULL;
-		unmap_locked(dst, dst->m_min, dst->m_max, &none);
+		vm_map_unmap_locked(dst, dst->m_min, dst->m_max, &none);
 		amap_clear(dst, dst->m_min, dst->m_max);
 		VM_ASSERT(dst->m_nentries == 0);
 	} else {
@@ -1105,8 +1148,8 @@ vm_map_copy(vm_map_t dst, vm_map_t src)
 		dst->m_changes++;
 	}
 out:
-	map_write_unlock(dst);
-	map_write_unlock(src);
+	vm_map_write_unlock(dst);
+	vm_map_write_unlock(src);
 	return err;
 }
 
@@ -1120,9 +1163,10 @@ entry_info(const struct vm_map_entry *e, struct vm_map_entry_info *o)
 	o->end = e->e_end;
 	o->prot = e->e_prot;
 	o->maxprot = e->e_maxprot;
-	o->flags = e->e_flags;
+	o->flags = e->e_flags & ENTRY_FLAGS;
 	o->object = e->e_obj;
 	o->offset = e->e_offset;
+	o->owner = e->e_owner;
 }
 
 size_t
@@ -1130,13 +1174,13 @@ vm_map_entries(vm_map_t map, struct vm_map_entry_info *out, size_t max)
 {
 	size_t i = 0;
 
-	map_check(map, "vm_map_entries");
-	map_write_lock(map);
+	vm_map_check(map, "vm_map_entries");
+	vm_map_write_lock(map);
 	for (struct rb_node *n = rb_first(&map->m_tree); n != NULL;
 	    n = rb_next(n), i++)
 		if (i < max)
 			entry_info(E(n), &out[i]);
-	map_write_unlock(map);
+	vm_map_write_unlock(map);
 	return i;
 }
 
@@ -1145,12 +1189,12 @@ vm_map_lookup(vm_map_t map, vaddr_t va, struct vm_map_entry_info *out)
 {
 	struct vm_map_entry *e;
 
-	map_check(map, "vm_map_lookup");
-	map_write_lock(map);
+	vm_map_check(map, "vm_map_lookup");
+	vm_map_write_lock(map);
 	e = vm_map_lookup_locked(map, va);
 	if (e != NULL)
 		entry_info(e, out);
-	map_write_unlock(map);
+	vm_map_write_unlock(map);
 	return e != NULL;
 }
 
@@ -1169,8 +1213,8 @@ vm_map_stats(vm_map_t map, struct vm_map_stats *out)
 	struct rb_node *last;
 	size_t n = 0;
 
-	map_check(map, "vm_map_stats");
-	map_write_lock(map);
+	vm_map_check(map, "vm_map_stats");
+	vm_map_write_lock(map);
 	out->entries = map->m_nentries;
 	out->mapped = map->m_mapped;
 	vm_slots_foreach(&map->m_amap, 0, VM_SLOT_MAX, count_slot, &n, false);
@@ -1182,7 +1226,7 @@ vm_map_stats(vm_map_t map, struct vm_map_stats *out)
 	vaddr_t tail = map->m_max - (last ? E(last)->e_end : map->m_min);
 	if (tail > out->largest_gap)
 		out->largest_gap = tail;
-	map_write_unlock(map);
+	vm_map_write_unlock(map);
 }
 
 void
@@ -1211,7 +1255,7 @@ vm_reap(void)
 void
 vm_map_dump(vm_map_t map)
 {
-	map_write_lock(map);
+	vm_map_write_lock(map);
 	kprintf("map %p [%#lx, %#lx) %zu entries, %zu bytes\n", (void *)map,
 	    (unsigned long)map->m_min, (unsigned long)map->m_max,
 	    map->m_nentries, map->m_mapped);
@@ -1219,13 +1263,13 @@ vm_map_dump(vm_map_t map)
 	    n = rb_next(n)) {
 		struct vm_map_entry *e = E(n);
 		kprintf("  [%#lx, %#lx) prot %x/%x flags %#x obj %p+%#llx "
-		    "gap %#lx maxgap %#lx\n", (unsigned long)e->e_start,
-		    (unsigned long)e->e_end, e->e_prot, e->e_maxprot,
-		    e->e_flags, (void *)e->e_obj,
-		    (unsigned long long)e->e_offset, (unsigned long)e->e_gap,
-		    (unsigned long)e->e_maxgap);
+		    "owner %p gap %#lx maxgap %#lx\n",
+		    (unsigned long)e->e_start, (unsigned long)e->e_end,
+		    e->e_prot, e->e_maxprot, e->e_flags, (void *)e->e_obj,
+		    (unsigned long long)e->e_offset, (void *)e->e_owner,
+		    (unsigned long)e->e_gap, (unsigned long)e->e_maxgap);
 	}
-	map_write_unlock(map);
+	vm_map_write_unlock(map);
 }
 
 struct valid_arg {
@@ -1254,13 +1298,7 @@ check_anon(uint64_t idx, uintptr_t *w, void *arg)
 	return 0;
 }
 
-#define BAD(...)                                                               \
-	do {                                                                   \
-		kprintf("map %p: ", (void *)map);                              \
-		kprintf(__VA_ARGS__);                                          \
-		kprintf("\n");                                                 \
-		ok = false;                                                    \
-	} while (0)
+#define BAD(...) VM_MAP_BAD(map, &ok, __VA_ARGS__)
 
 bool
 vm_map_is_valid(vm_map_t map)
@@ -1270,8 +1308,8 @@ vm_map_is_valid(vm_map_t map)
 	size_t count = 0, mapped = 0;
 	bool ok = true;
 
-	map_check(map, "vm_map_is_valid");
-	map_write_lock(map);
+	vm_map_check(map, "vm_map_is_valid");
+	vm_map_write_lock(map);
 	if (!rb_is_valid(&map->m_tree))
 		BAD("tree invalid (order, colours or gap augment)");
 	for (struct rb_node *n = rb_first(&map->m_tree); n != NULL;
@@ -1303,6 +1341,9 @@ vm_map_is_valid(vm_map_t map)
 		if (!(e->e_flags & VM_MAP_SHARED) == !(e->e_flags & VM_MAP_PRIVATE))
 			BAD("flags %#x at %#lx", e->e_flags,
 			    (unsigned long)e->e_start);
+		if (!(e->e_flags & ENTRY_SEGMENT) && e->e_owner != map)
+			BAD("I11: entry at %#lx owned by %p",
+			    (unsigned long)e->e_start, (void *)e->e_owner);
 		if (e->e_obj != NULL) {
 			struct vm_object *o = e->e_obj;
 			if (e->e_offset + (e->e_end - e->e_start) > o->o_size ||
@@ -1328,6 +1369,8 @@ vm_map_is_valid(vm_map_t map)
 	vm_slots_foreach(&map->m_amap, 0, VM_SLOT_MAX, check_anon, &va, false);
 	if (!va.ok)
 		ok = false;
-	map_write_unlock(map);
+	vm_map_write_unlock(map);
+	if (!HAL_MMU && !vm_map_nommu_is_valid(map))
+		ok = false;
 	return ok;
 }

@@ -25,6 +25,16 @@
  * writer lock: an error (negative errno) leaves the map exactly as it was,
  * entry by entry.  Misuse (destroying an active map or the kernel map, a
  * foreign map handle) panics with the function and its arguments.
+ *
+ * Without an MMU (HAL_MMU == 0, meson -Dmmu=false) the calls keep their
+ * signatures and meaning where they can (vm/map_nommu.c has the theory):
+ * addresses are physical; vm_map_kernel() is the shared map over RAM,
+ * whose entries are the segments of every map with their owners;
+ * vm_mmap returns where the memory is (-EEXIST for a fixed address whose
+ * frames are not free, VM_MAP_FIXED included; -EINVAL for an object at
+ * any address but its own, or mapped into the shared map; -EEXIST for an
+ * object range this map already maps); vm_mprotect and vm_map_copy
+ * return -ENOTSUP and change nothing.
  */
 #ifndef RVMM_VM_MAP_H
 #define RVMM_VM_MAP_H
@@ -205,6 +215,9 @@ struct vm_map_entry_info {
 				   UNCACHED (ANON: private, no object) */
 	vm_object_t object;	/* NULL for private anonymous memory */
 	uint64_t offset;
+	vm_map_t owner;		/* the map the mapping belongs to (the map
+				   itself, but for the segments of the
+				   no-MMU shared map) */
 };
 
 /*

@@ -44,6 +44,9 @@
  *	   page's amap slot if there is one, else to the object's page and
  *	   not writable; writable only if the anon has an_refs == 1 (or the
  *	   entry is shared).  Established under the slot's BUSY bit.
+ *	I11 e.e_owner == the map whose tree holds e (no MMU: the shared
+ *	   map's segments record their owner instead, see N1-N3 in
+ *	   vm/map_nommu.c)
  */
 #ifndef RVMM_VM_MAP_IMPL_H
 #define RVMM_VM_MAP_IMPL_H
@@ -58,6 +61,7 @@
 #include "hal/hal.h"
 #include "hal/pmap.h"
 #include "lib/assert.h"
+#include "lib/kprintf.h"
 #include "lib/rbtree.h"
 #include "lib/smp.h"
 #include "vm/amap.h"
@@ -76,6 +80,8 @@ VM_STATIC_ASSERT(VM_PROT_READ == PMAP_PROT_READ &&
 /* Entry flags kept in e_flags (a subset of the vm_mmap flags). */
 #define ENTRY_FLAGS (VM_MAP_SHARED | VM_MAP_PRIVATE | VM_MAP_NOINHERIT | \
 	VM_MAP_DEVICE | VM_MAP_UNCACHED)
+/* An entry of the no-MMU shared map: a segment (vm/map_nommu.c); never merged. */
+#define ENTRY_SEGMENT 0x8000u
 
 struct vm_map_entry {
 	struct rb_node e_node;		/* (W) by e_start */
@@ -84,9 +90,11 @@ struct vm_map_entry {
 	vaddr_t e_maxgap;		/* (W) max e_gap over the subtree */
 	struct vm_object *e_obj;	/* (W) NULL: private anonymous */
 	uint64_t e_offset;		/* (W) object offset of e_start */
+	struct vm_map *e_owner;		/* (W) the map whose mapping this is
+					   (no MMU: a segment's owner) */
 	uint8_t e_prot;			/* (W) VM_PROT_* */
 	uint8_t e_maxprot;		/* (W) limit for vm_mprotect */
-	uint16_t e_flags;		/* (W) ENTRY_FLAGS */
+	uint16_t e_flags;		/* (W) ENTRY_FLAGS, ENTRY_SEGMENT */
 };
 
 /* A reader slot of the map's big-reader lock, one cache line per cpu. */
@@ -124,6 +132,8 @@ struct vm_object {
 	paddr_t o_pa;			/* (C) physical objects */
 	const struct vm_pager_ops *o_ops; /* (C) pager objects */
 	void *o_priv;			/* (C) */
+	struct vm_page *o_seg;		/* (C) no MMU: the run holding every
+					   page (object.c section 6) */
 	struct vm_slots o_pages;	/* frames by page offset: nodes (A),
 					   words (S) */
 	uint64_t o_resident;		/* (A) frames held */
@@ -158,6 +168,50 @@ extern uint64_t vm_slot_nodes;	/* (A) */
 struct vm_map_entry *vm_map_lookup_locked(vm_map_t map, vaddr_t va);
 void vm_map_read_lock(vm_map_t map);
 void vm_map_read_unlock(vm_map_t map);
+
+/*
+ * map.c's tree and lock primitives, shared with map_nommu.c (section 7 of
+ * map.c).  "writer": the caller holds the map's writer side.
+ */
+struct vm_map_entry *vm_entry_alloc(void);
+/* Frees an entry that is in no tree, with its object reference. */
+void vm_entry_free(struct vm_map_entry *e);
+struct vm_map_entry *vm_entry_next(struct vm_map_entry *e);
+void vm_map_check(vm_map_t map, const char *fn);
+void vm_map_write_lock(vm_map_t map);
+void vm_map_write_unlock(vm_map_t map);
+bool vm_map_locked(vm_map_t map);
+/* The first entry with end > va, or NULL.  pre: writer. */
+struct vm_map_entry *vm_map_first_after(vm_map_t map, vaddr_t va);
+/* Whether no entry meets [s, e).  pre: writer. */
+bool vm_map_range_free(vm_map_t map, vaddr_t s, vaddr_t e);
+/* Inserts n into a free range, merging it with mergeable neighbours. */
+void vm_map_insert_locked(vm_map_t map, struct vm_map_entry *n);
+/* Removes [s, e), clipping straddlers (*spare: the one split). */
+void vm_map_unmap_locked(vm_map_t map, vaddr_t s, vaddr_t e,
+    struct vm_map_entry **spare);
+
+/* The *_is_valid walkers: reports a broken invariant of map m. */
+#define VM_MAP_BAD(m, okp, ...)                                                \
+	do {                                                                   \
+		kprintf("map %p: ", (void *)(m));                              \
+		kprintf(__VA_ARGS__);                                          \
+		kprintf("\n");                                                 \
+		*(okp) = false;                                                \
+	} while (0)
+
+/*
+ * The no-MMU half of the layer (map_nommu.c): what map.c calls where the
+ * two builds differ (`if (!HAL_MMU)`, section 7 of map.c).
+ */
+#define VM_NOMMU_MIN ((vaddr_t)HAL_PAGE_SIZE)
+#define VM_NOMMU_MAX ((vaddr_t)1 << 56)		/* physical addresses */
+long vm_map_nommu_mmap(vm_map_t map, vaddr_t addr, size_t size,
+    unsigned prot, unsigned flags, vm_object_t obj, uint64_t offset,
+    vaddr_t align, unsigned maxprot);
+int vm_map_nommu_munmap(vm_map_t map, vaddr_t addr, size_t size);
+void vm_map_nommu_destroy_locked(vm_map_t map);
+bool vm_map_nommu_is_valid(vm_map_t map);
 
 /* fault.c: per-cpu current map (vm_map_activate). */
 void vm_fault_set_current(vm_map_t map);

@@ -27,6 +27,15 @@
  *
  * 5. Observability: vm_object_refs(), vm_object_resident(), the fault
  *    statistics (vm/fault.h) count zero-fills and page-ins.
+ *
+ * 6. Without an MMU (HAL_MMU == 0) a mapping cannot gather scattered
+ *    frames into one range, so an anonymous or pager object is a segment:
+ *    one run of frames (o_seg), zeroed and, for a pager, filled page by
+ *    page when the object is made.  Its page at offset o is the run's
+ *    address + o, resident from the start; the run goes back to the page
+ *    allocator with the last reference (after the pager's put of every
+ *    page).  object_segment_init() is the only place that looks at the
+ *    build; everything else asks o_seg.
  */
 #include <errno.h>
 
@@ -50,6 +59,7 @@ object_new(enum vm_object_kind kind, uint64_t size, unsigned maxprot)
 	obj->o_maxprot = (uint8_t)maxprot;
 	obj->o_size = size;
 	obj->o_pa = 0;
+	obj->o_seg = NULL;
 	obj->o_ops = NULL;
 	obj->o_priv = NULL;
 	vm_slots_init(&obj->o_pages);
@@ -58,10 +68,45 @@ object_new(enum vm_object_kind kind, uint64_t size, unsigned maxprot)
 	return obj;
 }
 
+/*
+ * Section 6: gives obj (new, no reference out yet) its segment when the
+ * build has no MMU.  Returns obj, or NULL after freeing it (no memory, or
+ * the pager failed; the pager's put and release are not called).
+ */
+static struct vm_object *
+object_segment_init(struct vm_object *obj)
+{
+	struct vm_page *seg;
+	size_t n;
+
+	if (HAL_MMU || obj == NULL)
+		return obj;
+	n = obj->o_size >> PAGE_SHIFT;
+	seg = vm_fail_now() ? NULL : page_alloc_contig(n, 0, PAGE_ZERO);
+	if (seg == NULL)
+		goto fail;
+	for (size_t i = 0; obj->o_ops != NULL && i < n; i++) {
+		if (obj->o_ops->get(obj->o_priv, (uint64_t)i << PAGE_SHIFT,
+		    seg + i) != 0) {
+			page_free_contig(seg, n);
+			goto fail;
+		}
+	}
+	obj->o_seg = seg;
+	obj->o_pa = page_to_pa(seg);
+	obj->o_resident = n;
+	return obj;
+fail:
+	vm_slots_destroy(&obj->o_pages);
+	zone_free(vm_object_zone, obj);
+	return NULL;
+}
+
 vm_object_t
 vm_object_anon_create(uint64_t size)
 {
-	return object_new(VM_OBJ_ANON, size, VM_PROT_ALL);
+	return object_segment_init(object_new(VM_OBJ_ANON, size,
+	    VM_PROT_ALL));
 }
 
 vm_object_t
@@ -90,7 +135,7 @@ vm_object_pager_create(uint64_t size, unsigned maxprot,
 		obj->o_ops = ops;
 		obj->o_priv = priv;
 	}
-	return obj;
+	return object_segment_init(obj);
 }
 
 void
@@ -128,6 +173,16 @@ vm_object_release(vm_object_t obj)
 	if (old != 1)
 		return;
 	ck_pr_fence_acquire();
+	if (obj->o_seg != NULL) {
+		size_t n = obj->o_size >> PAGE_SHIFT;
+		for (size_t i = 0; obj->o_ops != NULL &&
+		    obj->o_ops->put != NULL && i < n; i++)
+			obj->o_ops->put(obj->o_priv, (uint64_t)i << PAGE_SHIFT,
+			    obj->o_seg + i);
+		page_free_contig(obj->o_seg, n);
+		obj->o_seg = NULL;
+		obj->o_resident = 0;
+	}
 	vm_slots_foreach(&obj->o_pages, 0, VM_SLOT_MAX, object_drop_page, obj,
 	    true);
 	VM_ASSERT(obj->o_resident == 0);
@@ -179,7 +234,7 @@ vm_object_lookup(vm_object_t obj, uint64_t offset, paddr_t *pa)
 	uintptr_t v;
 
 	VM_ASSERT(offset < obj->o_size && (offset & (PAGE_SIZE - 1)) == 0);
-	if (obj->o_kind == VM_OBJ_PHYS) {
+	if (obj->o_kind == VM_OBJ_PHYS || obj->o_seg != NULL) {
 		*pa = obj->o_pa + offset;
 		return true;
 	}
@@ -202,6 +257,11 @@ vm_object_page(vm_object_t obj, uint64_t offset, paddr_t *pa,
 	if (obj->o_kind == VM_OBJ_PHYS) {
 		*pa = obj->o_pa + offset;
 		*how = VM_OBJPG_PHYS;
+		return 0;
+	}
+	if (obj->o_seg != NULL) {
+		*pa = obj->o_pa + offset;
+		*how = VM_OBJPG_RESIDENT;
 		return 0;
 	}
 	slot = vm_slots_get(&obj->o_pages, offset >> PAGE_SHIFT, true);

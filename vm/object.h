@@ -17,7 +17,11 @@
  *
  * Pages of anonymous and pager objects are frames from vm/page.h; a
  * resident page stays until the last reference goes, then every page is
- * put back (pager) and freed.  A private mapping of an object reads its
+ * put back (pager) and freed.  Without an MMU (HAL_MMU == 0) such an
+ * object is one physically contiguous segment, allocated, zeroed and
+ * filled by the pager when the object is made (so creation fails when no
+ * run of that size is free, or the pager's get fails), and every mapping
+ * of it maps that segment where it lies.  A private mapping of an object reads its
  * pages and writes to copies (vm/amap.h); a shared one writes the pages.
  *
  * Contexts: thread context, interrupts on or off, never in an interrupt
@@ -92,7 +96,7 @@ void vm_object_release(vm_object_t obj);
 enum vm_object_kind vm_object_kind(vm_object_t obj);
 uint64_t vm_object_size(vm_object_t obj);
 unsigned vm_object_maxprot(vm_object_t obj);
-/* The base of a physical object. */
+/* The base of a physical object, or of a segment (no-MMU build). */
 paddr_t vm_object_phys_addr(vm_object_t obj);
 /* References held now (maps' entries and the caller's). */
 unsigned vm_object_refs(vm_object_t obj);

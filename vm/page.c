@@ -45,7 +45,11 @@
  *    lists, and gives back the parts of the first and last block that
  *    stick out of the run.  The run's head is PG_ALLOC with PGF_CONTIG and
  *    its length; the rest are PG_TAIL.  Freeing a run returns it in
- *    maximal aligned blocks, merging as usual.
+ *    maximal aligned blocks, merging as usual.  page_alloc_range() takes
+ *    the run at a given address (the no-MMU map's fixed mappings) when
+ *    every frame of it is free, after draining the caches and reclaiming
+ *    if need be; page_split_contig() cuts a run in two, so that part of
+ *    it can be freed (a partial munmap without an MMU).
  *
  * 6. Baseline.  page_set_mode(PAGE_MODE_GLOBAL) bypasses the caches, so a
  *    benchmark can compare both in one boot.
@@ -750,6 +754,9 @@ containing_free_locked(struct page_region *r, size_t i, size_t *head,
 	return false;
 }
 
+static struct vm_page *contig_take_locked(struct page_region *r, size_t s,
+    size_t n);
+
 static struct vm_page *
 contig_alloc_locked(struct page_region *r, size_t n, uint64_t align_pages)
 {
@@ -771,8 +778,28 @@ contig_alloc_locked(struct page_region *r, size_t n, uint64_t align_pages)
 	}
 	if (s + n > r->npages)
 		return NULL;
+	return contig_take_locked(r, s, n);
+}
 
-	/* Take the blocks covering [s, e) and give back what sticks out. */
+/* True if every frame of [s, s + n) lies in a free block. */
+static bool
+range_is_free_locked(struct page_region *r, size_t s, size_t n)
+{
+	size_t i = s, h;
+	unsigned o;
+
+	while (i < s + n && containing_free_locked(r, i, &h, &o))
+		i = h + ((size_t)1 << o);
+	return i >= s + n;
+}
+
+/*
+ * Takes the free blocks covering [s, s + n), gives back the parts that
+ * stick out, and makes the frames one run.  pre: range_is_free_locked().
+ */
+static struct vm_page *
+contig_take_locked(struct page_region *r, size_t s, size_t n)
+{
 	size_t e = s + n, i = s;
 	while (i < e) {
 		size_t h;
@@ -833,6 +860,71 @@ page_alloc_contig(size_t npages, size_t align, unsigned flags)
 fail:
 	ck_pr_inc_64(&failures);
 	return NULL;
+}
+
+int
+page_alloc_range(paddr_t pa, size_t npages, unsigned flags,
+    struct vm_page **out)
+{
+	struct vm_page *first, *last, *pg = NULL;
+	struct page_region *r;
+
+	if ((pa & (PAGE_SIZE - 1)) != 0 || npages == 0 || npages > UINT32_MAX)
+		return -EINVAL;
+	first = pa_to_page(pa);
+	last = pa_to_page(pa + ((paddr_t)(npages - 1) << PAGE_SHIFT));
+	if (first == NULL || last == NULL ||
+	    last - first != (ptrdiff_t)(npages - 1))
+		return -EINVAL;		/* not managed RAM of one region */
+	if (page_inject_failure()) {
+		ck_pr_inc_64(&failures);
+		return -ENOMEM;
+	}
+	r = &regions[first->pg_region];
+	/* Frames may sit in per-CPU caches or in empty slabs: drain, reclaim. */
+	for (int attempt = 0; attempt < 3 && pg == NULL; attempt++) {
+		if (attempt > 0 && page_refill_slow(attempt, flags) != 0)
+			break;
+		hal_intr_t s = hal_intr_disable();
+		region_lock(r);
+		if (range_is_free_locked(r, pg_index(r, first), npages))
+			pg = contig_take_locked(r, pg_index(r, first), npages);
+		region_unlock(r);
+		hal_intr_restore(s);
+	}
+	if (pg == NULL) {
+		ck_pr_inc_64(&failures);
+		return -EEXIST;
+	}
+	ck_pr_inc_64(&contig_allocs);
+	page_prepare(pg, npages, flags);
+	*out = pg;
+	return 0;
+}
+
+struct vm_page *
+page_split_contig(struct vm_page *pg, size_t npages, size_t at)
+{
+	struct page_region *r = page_region_of(pg);
+	struct vm_page *t;
+
+	if (r == NULL || pg_state(pg) != PG_ALLOC ||
+	    !(pg->pg_flags & PGF_CONTIG) || pg->pg_npages != npages ||
+	    at == 0 || at >= npages)
+		panic("page_split_contig(%p, %zu, %zu): not a run of %zu frames "
+		    "that can be cut there", (void *)pg, npages, at, npages);
+	t = pg + at;
+	VM_ASSERT(pg_state(t) == PG_TAIL);
+	hal_intr_t s = hal_intr_disable();
+	region_lock(r);
+	pg->pg_npages = (uint32_t)at;
+	t->pg_npages = (uint32_t)(npages - at);
+	t->pg_flags |= PGF_CONTIG;
+	pg_set_order(t, 0);
+	pg_set_state(t, PG_ALLOC);
+	region_unlock(r);
+	hal_intr_restore(s);
+	return t;
 }
 
 void

@@ -117,6 +117,27 @@ struct vm_page *page_alloc_contig(size_t npages, size_t align, unsigned flags);
 /* page_free_contig: returns a run; npages must match the allocation. */
 void page_free_contig(struct vm_page *pg, size_t npages);
 
+/*
+ * page_alloc_range: the run of npages frames that starts exactly at pa,
+ * taken as page_alloc_contig() would take it (a run, freed with
+ * page_free_contig).  Frames in per-CPU caches are drained and the reclaim
+ * hooks asked before it gives up.
+ * => 0 and *out, or -EINVAL (pa unaligned, npages 0, or the range is not
+ *    all managed RAM of one region), -EEXIST (a frame of the range is in
+ *    use or reserved), -ENOMEM (failure injection).
+ */
+int page_alloc_range(paddr_t pa, size_t npages, unsigned flags,
+    struct vm_page **out);
+
+/*
+ * page_split_contig: cuts the run of npages frames headed by pg after its
+ * first `at` frames (0 < at < npages): pg then heads a run of at frames,
+ * and the frame returned a run of npages - at; each is freed on its own.
+ * Panics if pg does not head a run of npages.
+ */
+struct vm_page *page_split_contig(struct vm_page *pg, size_t npages,
+    size_t at);
+
 /* Conversions.  pa_to_page() is NULL outside managed memory. */
 static inline paddr_t
 page_to_pa(const struct vm_page *pg)
