@@ -603,12 +603,16 @@ KTEST(nommu, failure_injection_changes_nothing)
 			}
 			KT_ASSERT(a > 0);
 			oks++;
+			snap_entries(m, s0);
+			snap_entries(vm_map_kernel(), k0);
 			vm_debug_set_fail_every(n);
 			int err = vm_munmap(m, (vaddr_t)a, (i % 4) == 3 ?
 			    4 * PG : 2 * PG);
 			vm_debug_set_fail_every(0);
 			if (err != 0) {
 				KT_EXPECT_EQ(err, -ENOMEM);
+				EXPECT_UNCHANGED(m, s0);
+				EXPECT_UNCHANGED(vm_map_kernel(), k0);
 				fails++;
 				KT_EXPECT_EQ(vm_munmap(m, (vaddr_t)a,
 				    (i % 4) == 3 ? 4 * PG : 2 * PG), 0);
@@ -690,7 +694,7 @@ mt2_worker(void *arg)
 			    cookie(cpu, k) };
 			fill_words(x->a, size, x->c);
 		}
-		/* The shared page: counted through both maps' mappings. */
+		/* The shared page, at one address in both maps. */
 		ck_pr_inc_64(ptr(k & 1 ? mt2.shm_p : mt2.shm_q));
 		ck_pr_inc_64(&mt2.ops);
 	}
@@ -773,4 +777,148 @@ KTEST_EXPLICIT(wrong_nommu_destroy_shared, destroy_shared)
 	mt_prepare();
 	vm_map_destroy(vm_map_kernel());
 	KT_FAIL("destroying the shared map did not panic");
+}
+
+
+
+/* MAP_SHARED|MAP_ANON|MAP_FIXED at an address whose frames are free. */
+KTEST(nommu, shared_anon_fixed_where_free)
+{
+	struct leak_snap l;
+	vm_map_t m;
+	long c[6], b;
+
+	BEGIN_ONE_MAP(&l, m);
+	for (unsigned i = 0; i < 6; i++) {
+		c[i] = vm_mmap(m, 0, 4 * PG, RW, PA, NULL, 0);
+		KT_ASSERT(c[i] > 0);
+	}
+	/* Two free holes: the first fit is c[1]'s, we ask for c[4]'s. */
+	KT_EXPECT_EQ(vm_munmap(m, (vaddr_t)c[1], 4 * PG), 0);
+	KT_EXPECT_EQ(vm_munmap(m, (vaddr_t)c[4], 4 * PG), 0);
+	KT_EXPECT(frames_free((vaddr_t)c[4], 4 * PG));
+	b = vm_mmap(m, (vaddr_t)c[4], 4 * PG, RW, SA | VM_MAP_FIXED, NULL, 0);
+	KT_EXPECT_EQ(b, c[4]);
+	KT_EXPECT(all_words((vaddr_t)b, 4 * PG, 0));
+	/* At a busy address: -EEXIST, as for private memory. */
+	KT_EXPECT_EQ(vm_mmap(m, (vaddr_t)c[0], PG, RW, SA | VM_MAP_FIXED,
+	    NULL, 0), -EEXIST);
+	vm_map_destroy(m);
+	LEAK_CHECK(&l);
+}
+
+/* The shared map takes the kernel's anonymous memory and nothing else. */
+KTEST(nommu, kernel_private_object_copy)
+{
+	struct leak_snap l;
+	vm_object_t o;
+	long a;
+
+	leak_start(&l);
+	o = vm_object_anon_create(2 * PG);
+	KT_ASSERT(o != NULL);
+	a = vm_mmap(vm_map_kernel(), 0, PG, RW, VM_MAP_PRIVATE, o, 0);
+	KT_EXPECT_EQ(a, -EINVAL);
+	if (a > 0)
+		vm_munmap(vm_map_kernel(), (vaddr_t)a, PG);
+	vm_object_release(o);
+	LEAK_CHECK(&l);
+}
+
+/* A frame sitting in this hart's per-CPU cache is free: FIXED takes it. */
+KTEST(nommu, fixed_on_cached_frame)
+{
+	struct leak_snap l;
+	struct vm_page *pg;
+	vm_map_t m;
+	long a;
+
+	BEGIN_ONE_MAP(&l, m);
+	page_set_mode(PAGE_MODE_PERCPU);
+	pg = page_alloc(0, 0);
+	KT_ASSERT(pg != NULL);
+	paddr_t pa = page_to_pa(pg);
+	page_free(pg, 0);
+	a = vm_mmap(m, (vaddr_t)pa, PG, RW, PA | VM_MAP_FIXED, NULL, 0);
+	KT_EXPECT_EQ(a, (long)pa);
+	KT_EXPECT(vm_map_is_valid(m));
+	vm_map_destroy(m);
+	LEAK_CHECK(&l);
+}
+
+/* Two adjacent segments merged into one process entry, then cut. */
+KTEST(nommu, merged_entries_cut)
+{
+	struct vm_map_entry_info info;
+	struct leak_snap l;
+	size_t cnt;
+	vm_map_t m;
+	long a;
+
+	BEGIN_ONE_MAP(&l, m);
+	a = vm_mmap(m, 0, 12 * PG, RW, PA, NULL, 0);
+	KT_ASSERT(a > 0);
+	KT_EXPECT_EQ(vm_munmap(m, (vaddr_t)a, 12 * PG), 0);
+	for (unsigned i = 0; i < 3; i++)
+		KT_ASSERT_EQ(vm_mmap(m, (vaddr_t)a + i * 4 * PG, 4 * PG, RW,
+		    PA | VM_MAP_FIXED, NULL, 0), a + (long)(i * 4 * PG));
+	KT_ASSERT(vm_map_lookup(m, (vaddr_t)a, &info));
+	KT_EXPECT_EQ(info.end - info.start, 12 * PG);	/* merged */
+	KT_EXPECT_EQ(owned_bytes(m, &cnt), 12 * PG);
+	KT_EXPECT_EQ(cnt, 3);
+	fill_words((vaddr_t)a, 12 * PG, 0x77);
+	/* straddles both ends of the entry and of segment 0 */
+	KT_EXPECT_EQ(vm_munmap(m, (vaddr_t)a + PG, PG), 0);
+	/* across the boundary of segments 1 and 2 */
+	KT_EXPECT_EQ(vm_munmap(m, (vaddr_t)a + 6 * PG, 4 * PG), 0);
+	/* covering segment 0's tail, whole gap, segment 1's head */
+	KT_EXPECT_EQ(vm_munmap(m, (vaddr_t)a + 3 * PG, 2 * PG), 0);
+	KT_EXPECT(vm_map_is_valid(m));
+	KT_EXPECT(vm_map_is_valid(vm_map_kernel()));
+	KT_EXPECT_EQ(owned_bytes(m, NULL), 5 * PG);
+	KT_EXPECT_EQ(run_pages((vaddr_t)a), 1);
+	KT_EXPECT_EQ(run_pages((vaddr_t)a + 2 * PG), 1);
+	KT_EXPECT_EQ(run_pages((vaddr_t)a + 5 * PG), 1);
+	KT_EXPECT_EQ(run_pages((vaddr_t)a + 10 * PG), 2);
+	KT_EXPECT(all_words((vaddr_t)a + 10 * PG, 2 * PG, 0x77));
+	vm_map_destroy(m);
+	KT_EXPECT(frames_free((vaddr_t)a, 12 * PG));
+	LEAK_CHECK(&l);
+}
+
+/* A failing pager: the pages it handed out are put back. */
+KTEST(nommu, pager_failure_puts)
+{
+	struct np_pager bad = { 0, 0, 0, 2 };
+
+	mt_prepare();
+	KT_EXPECT(vm_object_pager_create(4 * PG, VM_PROT_READ, &np_ops,
+	    &bad) == NULL);
+	KT_EXPECT_EQ(bad.gets, 3);
+	KT_EXPECT_EQ(bad.puts, 2);
+	KT_EXPECT_EQ(bad.releases, 0);
+}
+
+/* A hint whose frames are busy: one look, no drain, no failure counted. */
+KTEST(nommu, hint_miss_cost)
+{
+	struct page_stats s0, s1;
+	vm_map_t m;
+	long a, b;
+
+	mt_prepare();
+	m = vm_map_create(0);
+	KT_ASSERT(m != NULL);
+	a = vm_mmap(m, 0, PG, RW, PA, NULL, 0);
+	KT_ASSERT(a > 0);
+	/* fill this hart's cache */
+	struct vm_page *p = page_alloc(0, 0);
+	page_free(p, 0);
+	page_stats(&s0);
+	b = vm_mmap(m, (vaddr_t)a, PG, RW, PA, NULL, 0);	/* hint, busy */
+	page_stats(&s1);
+	KT_ASSERT(b > 0 && b != a);
+	KT_EXPECT_EQ(s1.failures - s0.failures, 0);
+	KT_EXPECT_EQ(s1.drains - s0.drains, 0);
+	vm_map_destroy(m);
 }

@@ -280,12 +280,16 @@ KTEST(page, runs_at_an_address_and_cut)
 		page_free_contig(pg, n);
 		KT_ASSERT_EQ(page_alloc_range(pa, n, PAGE_ZERO, &x), 0);
 		KT_EXPECT(x == pg);
-		for (size_t i = 0; i < n; i++)
-			if (((uint64_t *)page_to_kva(&x[i]))[5] != 0)
-				KT_FAIL("frame %zu of the run not zeroed", i);
+		for (size_t i = 0; i < n * PAGE_SIZE / 8; i++)
+			if (((uint64_t *)page_to_kva(x))[i] != 0) {
+				KT_FAIL("word %zu of the run not zeroed", i);
+				break;
+			}
 		/* Busy, in part or whole. */
-		KT_EXPECT_EQ(page_alloc_range(pa + (n - 1) * PAGE_SIZE, 2, 0,
+		KT_EXPECT_EQ(page_alloc_range(pa + (n - 1) * PAGE_SIZE, 1, 0,
 		    &x), -EEXIST);
+		KT_EXPECT_EQ(page_alloc_range(pa + PAGE_SIZE, n - 1, 0, &x),
+		    -EEXIST);
 		KT_EXPECT_EQ(page_alloc_range(pa, 1, 0, &x), -EEXIST);
 		block_mark(pg, n, 5);
 		/* Cut it into random pieces, then free them in random order. */
@@ -306,6 +310,16 @@ KTEST(page, runs_at_an_address_and_cut)
 			lens[i] = lens[k - 1];
 		}
 	}
+	/* A frame in this cpu's cache is free: taken after a drain. */
+	page_set_mode(PAGE_MODE_PERCPU);	/* drains: the cache is empty */
+	pg = page_alloc(0, 0);
+	KT_ASSERT(pg != NULL);
+	page_free(pg, 0);
+	KT_EXPECT_EQ(page_alloc_range(page_to_pa(pg), 1, PAGE_NODRAIN, &x),
+	    -EEXIST);
+	KT_EXPECT_EQ(page_alloc_range(page_to_pa(pg), 1, 0, &x), 0);
+	KT_EXPECT(x == pg);
+	page_free_contig(x, 1);
 	/* Reserved frames (the kernel, the firmware) and non-RAM. */
 	nres = hal_mem_reserved(&rv);
 	for (size_t i = 0; i < nres; i++)

@@ -1,11 +1,14 @@
 /*
  * map_impl.h: layouts, locks and invariants of maps, objects and anons
- * (private to vm/map.c, vm/fault.c, vm/object.c, vm/amap.c).  The theory
- * of operation is in vm/map.c.
+ * (private to vm/map.c, vm/map_nommu.c, vm/fault.c, vm/object.c,
+ * vm/amap.c).  The theory of operation is in vm/map.c (without an MMU,
+ * also in vm/map_nommu.c).
  *
  * Lock order (a lock may be taken while holding the ones above it):
  *	1. a map's lock: the writer side (mmap/munmap/mprotect/copy/destroy)
  *	   or the reader side (vm_fault); with VM_MAPF_MAPLOCK, m_maplock
+ *	1a. without an MMU: the shared map's writer side, after a user
+ *	   map's (vm/map_nommu.c section 4)
  *	2. a slot of the map's amap (VM_SLOT_BUSY), one at a time
  *	3. a slot of an object's page table, one at a time
  *	4. the pmap's lock (inside pmap_enter/remove/protect), the page
@@ -15,7 +18,7 @@
  * with interrupts disabled (it waits for readers that may be waiting for
  * this hart's acknowledgement of a shootdown); two maps' writer sides at
  * once, except vm_map_copy: src then dst, dst being new and private to
- * the caller.
+ * the caller, and, without an MMU, a user map then the shared map.
  *
  * Field legend:
  *	(C) constant after creation
@@ -206,6 +209,12 @@ void vm_map_unmap_locked(vm_map_t map, vaddr_t s, vaddr_t e,
  */
 #define VM_NOMMU_MIN ((vaddr_t)HAL_PAGE_SIZE)
 #define VM_NOMMU_MAX ((vaddr_t)1 << 56)		/* physical addresses */
+/*
+ * No MMU (object.c section 6): a new anonymous object whose pages are the
+ * run of size bytes at run (zeroed), which it takes over; NULL when no
+ * memory (the run stays the caller's).
+ */
+vm_object_t vm_object_segment_create(struct vm_page *run, uint64_t size);
 long vm_map_nommu_mmap(vm_map_t map, vaddr_t addr, size_t size,
     unsigned prot, unsigned flags, vm_object_t obj, uint64_t offset,
     vaddr_t align, unsigned maxprot);

@@ -17,10 +17,11 @@
  *	private, writable,	a new segment owned by the map, holding a copy
  *	of an object		of the object's bytes (no copy-on-write without
  *				an MMU); the entry is then anonymous memory
- *	shared anonymous	a new anonymous object, which is a segment of
- *				its own (object.c section 6), mapped where it
- *				lies; forked children are not possible here,
- *				so it is shared by handing the object around
+ *	shared anonymous	a new segment, placed as a private one would
+ *				be, made into an anonymous object (object.c
+ *				section 6); forked children are not possible
+ *				here, so it is shared by handing the object
+ *				(vm_map_entries) to the other map
  *	shared, or private	the object's segment (a physical object's
  *	read-only, object	range) where it lies: every map that maps it
  *				sees the same memory
@@ -37,9 +38,10 @@
  *    an object maps only where it lies (a fixed address elsewhere, or an
  *    alignment it does not meet: -EINVAL), and only once per map at a
  *    time (-EEXIST: two entries cannot share an address).  The shared map
- *    itself takes the kernel's own anonymous memory (owner: the shared
- *    map) and nothing else (-EINVAL): the kernel reaches an object at its
- *    address (vm_object_phys_addr) without mapping it.
+ *    itself takes the kernel's own private anonymous memory (owner: the
+ *    shared map) and nothing else (-EINVAL): the kernel reaches an object
+ *    at its address (vm_object_phys_addr) without mapping it.  A hint is
+ *    one look at its frames (PAGE_NODRAIN): a miss costs no cross-call.
  *
  * 3. Invariants (vm_map_nommu_is_valid checks them).
  *	N1 every entry of the shared map is a segment (ENTRY_SEGMENT,
@@ -110,7 +112,7 @@ segment_alloc(vaddr_t addr, size_t size, vaddr_t align, bool fixed,
 	if (fixed)
 		return page_alloc_range(addr, NPAGES(size), pflags, out);
 	if (addr != 0 && (addr & (align - 1)) == 0 &&
-	    page_alloc_range(addr, NPAGES(size), pflags | PAGE_NORECLAIM,
+	    page_alloc_range(addr, NPAGES(size), pflags | PAGE_NODRAIN,
 	    out) == 0)
 		return 0;
 	*out = page_alloc_contig(NPAGES(size), align, pflags);
@@ -171,6 +173,7 @@ vm_map_nommu_mmap(vm_map_t map, vaddr_t addr, size_t size, unsigned prot,
 	bool fixed = (flags & (VM_MAP_FIXED | VM_MAP_FIXED_NOREPLACE)) != 0;
 	bool own = (flags & VM_MAP_PRIVATE) &&
 	    (obj == NULL || (prot & VM_PROT_WRITE));
+	bool anon_shared = obj == NULL && (flags & VM_MAP_SHARED);
 	struct vm_map_entry *n = NULL, *seg = NULL;
 	struct vm_page *run = NULL;
 	vm_object_t made = NULL;
@@ -178,24 +181,27 @@ vm_map_nommu_mmap(vm_map_t map, vaddr_t addr, size_t size, unsigned prot,
 	long err;
 
 	VM_ASSERT(!HAL_MMU);
-	if (map == shared && !own)
+	if (map == shared && (obj != NULL || anon_shared))
 		return -EINVAL;		/* section 2 */
-	if (!own && obj == NULL) {
-		/* Shared anonymous memory: an object that is a segment. */
-		made = obj = vm_object_anon_create(size);
-		if (obj == NULL)
-			return -ENOMEM;
-	}
-	if (own) {
+	if (own || anon_shared) {
 		err = segment_alloc(addr, size, align, fixed, obj == NULL,
 		    &run);
 		if (err != 0)
 			goto fail;
 		start = (vaddr_t)page_to_pa(run);
-		if (obj != NULL)
+		if (anon_shared) {
+			/* The run becomes the object's (its reference: n's). */
+			made = obj = vm_object_segment_create(run, size);
+			if (obj == NULL) {
+				err = -ENOMEM;
+				goto fail;
+			}
+			run = NULL;
+		} else if (obj != NULL) {
 			memcpy(hal_phys_to_virt(start),
 			    hal_phys_to_virt(vm_object_phys_addr(obj) + offset),
 			    size);
+		}
 	} else {
 		start = (vaddr_t)(vm_object_phys_addr(obj) + offset);
 		if ((fixed && addr != start) || (start & (align - 1)) ||
@@ -308,8 +314,7 @@ vm_map_nommu_munmap(vm_map_t map, vaddr_t addr, size_t size)
 		}
 	}
 	vm_map_write_lock(shared);
-	if (segments_release_locked(shared, map, addr, end, &sspare) != 0 &&
-	    map == shared)
+	if (segments_release_locked(shared, map, addr, end, &sspare) != 0)
 		shared->m_changes++;
 	vm_map_write_unlock(shared);
 	if (map != shared)
@@ -331,9 +336,9 @@ vm_map_nommu_destroy_locked(vm_map_t map)
 	vm_map_write_lock(shared);
 	for (struct vm_map_entry *e = vm_map_first_after(map, 0); e != NULL;
 	    e = vm_entry_next(e))
-		if (entry_owns_memory(e))
-			segments_release_locked(shared, map, e->e_start,
-			    e->e_end, &none);
+		if (entry_owns_memory(e) && segments_release_locked(shared, map,
+		    e->e_start, e->e_end, &none) != 0)
+			shared->m_changes++;
 	if (VM_DEBUG_LEVEL >= 2)
 		for (struct vm_map_entry *x = vm_map_first_after(shared, 0);
 		    x != NULL; x = vm_entry_next(x))

@@ -68,16 +68,26 @@ object_new(enum vm_object_kind kind, uint64_t size, unsigned maxprot)
 	return obj;
 }
 
+/* Section 6: obj's pages are the run seg from now on. */
+static void
+object_adopt(struct vm_object *obj, struct vm_page *seg)
+{
+	obj->o_seg = seg;
+	obj->o_pa = page_to_pa(seg);
+	obj->o_resident = obj->o_size >> PAGE_SHIFT;
+}
+
 /*
  * Section 6: gives obj (new, no reference out yet) its segment when the
- * build has no MMU.  Returns obj, or NULL after freeing it (no memory, or
- * the pager failed; the pager's put and release are not called).
+ * build has no MMU.  Returns obj, or NULL after freeing it: no memory, or
+ * the pager failed (its put has then been called for every page its get
+ * filled, its release not at all: the caller still owns priv).
  */
 static struct vm_object *
 object_segment_init(struct vm_object *obj)
 {
 	struct vm_page *seg;
-	size_t n;
+	size_t n, i;
 
 	if (HAL_MMU || obj == NULL)
 		return obj;
@@ -85,21 +95,35 @@ object_segment_init(struct vm_object *obj)
 	seg = vm_fail_now() ? NULL : page_alloc_contig(n, 0, PAGE_ZERO);
 	if (seg == NULL)
 		goto fail;
-	for (size_t i = 0; obj->o_ops != NULL && i < n; i++) {
+	for (i = 0; obj->o_ops != NULL && i < n; i++)
 		if (obj->o_ops->get(obj->o_priv, (uint64_t)i << PAGE_SHIFT,
-		    seg + i) != 0) {
-			page_free_contig(seg, n);
-			goto fail;
-		}
+		    seg + i) != 0)
+			break;
+	if (obj->o_ops != NULL && i < n) {
+		while (obj->o_ops->put != NULL && i-- > 0)
+			obj->o_ops->put(obj->o_priv, (uint64_t)i << PAGE_SHIFT,
+			    seg + i);
+		page_free_contig(seg, n);
+		goto fail;
 	}
-	obj->o_seg = seg;
-	obj->o_pa = page_to_pa(seg);
-	obj->o_resident = n;
+	object_adopt(obj, seg);
 	return obj;
 fail:
 	vm_slots_destroy(&obj->o_pages);
 	zone_free(vm_object_zone, obj);
 	return NULL;
+}
+
+vm_object_t
+vm_object_segment_create(struct vm_page *run, uint64_t size)
+{
+	struct vm_object *obj;
+
+	VM_ASSERT(!HAL_MMU && run != NULL);
+	obj = object_new(VM_OBJ_ANON, size, VM_PROT_ALL);
+	if (obj != NULL)
+		object_adopt(obj, run);
+	return obj;
 }
 
 vm_object_t

@@ -26,11 +26,12 @@
  *
  * Contexts: thread context, interrupts on or off, never in an interrupt
  * handler.  vm_object_release() of the last reference calls the pager's
- * put and release: they must not call back into the map layer.  The
- * pager's get runs inside a page fault (the map's fault lock is held and
- * the page's slot is busy): it must not sleep and must not touch the map
- * that faulted (a sleeping kernel would instead mark the page busy and
- * wait, see docs/INTEGRATION.md).
+ * put and release: they must not call back into the map layer.  Without
+ * an MMU the pager's get runs inside vm_object_pager_create, in its
+ * caller's context; otherwise it runs inside a page fault (the map's
+ * fault lock is held and the page's slot is busy): it must not sleep and
+ * must not touch the map that faulted (a sleeping kernel would instead
+ * mark the page busy and wait, see docs/INTEGRATION.md).
  */
 #ifndef RVMM_VM_OBJECT_H
 #define RVMM_VM_OBJECT_H

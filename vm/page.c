@@ -874,6 +874,7 @@ page_alloc_range(paddr_t pa, size_t npages, unsigned flags,
 	first = pa_to_page(pa);
 	last = pa_to_page(pa + ((paddr_t)(npages - 1) << PAGE_SHIFT));
 	if (first == NULL || last == NULL ||
+	    first->pg_region != last->pg_region ||
 	    last - first != (ptrdiff_t)(npages - 1))
 		return -EINVAL;		/* not managed RAM of one region */
 	if (page_inject_failure()) {
@@ -882,7 +883,8 @@ page_alloc_range(paddr_t pa, size_t npages, unsigned flags,
 	}
 	r = &regions[first->pg_region];
 	/* Frames may sit in per-CPU caches or in empty slabs: drain, reclaim. */
-	for (int attempt = 0; attempt < 3 && pg == NULL; attempt++) {
+	int attempts = (flags & PAGE_NODRAIN) ? 1 : 3;
+	for (int attempt = 0; attempt < attempts && pg == NULL; attempt++) {
 		if (attempt > 0 && page_refill_slow(attempt, flags) != 0)
 			break;
 		hal_intr_t s = hal_intr_disable();
@@ -893,7 +895,8 @@ page_alloc_range(paddr_t pa, size_t npages, unsigned flags,
 		hal_intr_restore(s);
 	}
 	if (pg == NULL) {
-		ck_pr_inc_64(&failures);
+		if (!(flags & PAGE_NODRAIN))
+			ck_pr_inc_64(&failures);
 		return -EEXIST;
 	}
 	ck_pr_inc_64(&contig_allocs);

@@ -36,6 +36,9 @@
 /* page_alloc flags */
 #define PAGE_ZERO 0x1u		/* return zero-filled frames */
 #define PAGE_NORECLAIM 0x2u	/* fail rather than call reclaim hooks */
+#define PAGE_NODRAIN 0x4u	/* page_alloc_range: one look, no draining
+				   or reclaim, a miss not counted as a
+				   failure (an address that is only a hint) */
 
 /* Frame states (pg_state). */
 enum page_state {
