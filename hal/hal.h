@@ -102,11 +102,35 @@ unsigned long hal_cpu_hartid(unsigned id);
 
 #include "hal_md.h"
 
+/*
+ * hal_cpu_id: hal_cpu()->id.  A port whose hal_cpu() is itself a load
+ * (the host: a thread-local pointer) may keep the id at hand and define
+ * HAL_MD_CPU_ID and its own hal_cpu_id().
+ */
+#ifndef HAL_MD_CPU_ID
 static inline unsigned
 hal_cpu_id(void)
 {
 	return hal_cpu()->id;
 }
+#endif
+
+/*
+ * hal_intr_restore_ret: hal_intr_restore(state), then returns v; for fast
+ * paths that restore right before returning a pointer (zone_alloc_inline).
+ * A port whose restore may call a function (the host takes a deferred IPI
+ * out of line) defines HAL_MD_INTR_RESTORE_RET and passes v through that
+ * call, which is then a tail call: the fast path needs no stack frame to
+ * keep v across it.
+ */
+#ifndef HAL_MD_INTR_RESTORE_RET
+static inline void *
+hal_intr_restore_ret(hal_intr_t state, void *v)
+{
+	hal_intr_restore(state);
+	return v;
+}
+#endif
 
 /* ------------------------------------------------------------------ */
 /* Interrupts (hal_intr_disable/restore/enabled: see hal_md.h above).  */

@@ -65,6 +65,7 @@ static unsigned host_ncpus = 1;
 static unsigned host_checked_in;
 /* The thread's cpu and interrupt flag, read inline by hal_md.h. */
 __thread struct hal_cpu *hal_host_self;
+__thread unsigned hal_host_cpu_id;
 __thread volatile sig_atomic_t hal_host_intr_on;
 /* Set by the signal handler when it found interrupts off. */
 __thread volatile sig_atomic_t hal_host_ipi_waiting;
@@ -141,6 +142,13 @@ hal_host_intr_pending(void)
 {
 	if (host_intr_on)
 		host_take_interrupts();
+}
+
+void *
+hal_host_intr_pending_ret(void *v)
+{
+	hal_host_intr_pending();
+	return v;
 }
 
 void
@@ -305,6 +313,7 @@ static void
 host_cpu_enter(struct host_cpu *c)
 {
 	hal_host_self = &c->hc;
+	hal_host_cpu_id = c->hc.id;
 	host_intr_on = 1;
 	ck_pr_inc_uint(&host_checked_in);
 	while (ck_pr_load_uint(&host_checked_in) != host_ncpus)

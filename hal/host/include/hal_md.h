@@ -1,6 +1,8 @@
 /*
  * hal_md.h (host): the inline fast-path primitives of hal.h.  The cpu is
- * a thread-local pointer; "interrupts enabled" is a thread-local flag that
+ * a thread-local pointer, its id a thread-local copy (hal_cpu_id() is one
+ * %fs-relative load, as cheap as the kernel's tp-relative one, instead of
+ * two dependent loads); "interrupts enabled" is a thread-local flag that
  * the IPI signal handler reads (see hal_host.c).  Included by hal/hal.h
  * only.
  */
@@ -10,9 +12,12 @@
 #include <signal.h>
 
 extern __thread struct hal_cpu *hal_host_self;
+extern __thread unsigned hal_host_cpu_id;	/* hal_host_self->id */
 extern __thread volatile sig_atomic_t hal_host_intr_on;
-/* Takes IPIs that arrived while interrupts were off.  Out of line. */
+/* Takes IPIs that arrived while interrupts were off.  Out of line; the
+   _ret flavour returns v (hal_intr_restore_ret). */
 void hal_host_intr_pending(void);
+void *hal_host_intr_pending_ret(void *v);
 /* Nonzero when an IPI is pending for this thread's cpu. */
 extern __thread volatile sig_atomic_t hal_host_ipi_waiting;
 
@@ -20,6 +25,13 @@ static inline struct hal_cpu *
 hal_cpu(void)
 {
 	return hal_host_self;
+}
+
+#define HAL_MD_CPU_ID 1
+static inline unsigned
+hal_cpu_id(void)
+{
+	return hal_host_cpu_id;
 }
 
 static inline hal_intr_t
@@ -36,12 +48,26 @@ static inline void
 hal_intr_restore(hal_intr_t state)
 {
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (state) {
+	if (__builtin_expect(state != 0, 1)) {
 		hal_host_intr_on = 1;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		if (hal_host_ipi_waiting)
+		if (__builtin_expect(hal_host_ipi_waiting != 0, 0))
 			hal_host_intr_pending();
 	}
+}
+
+#define HAL_MD_INTR_RESTORE_RET 1
+static inline void *
+hal_intr_restore_ret(hal_intr_t state, void *v)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (__builtin_expect(state != 0, 1)) {
+		hal_host_intr_on = 1;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		if (__builtin_expect(hal_host_ipi_waiting != 0, 0))
+			return hal_host_intr_pending_ret(v);
+	}
+	return v;
 }
 
 static inline bool
