@@ -134,7 +134,9 @@ kmalloc_fail_now(void)
 	return ck_pr_faa_uint(&km_fail_count, 1) % n == n - 1;
 }
 
-static void *
+/* Out of line (as is kfree_large), so that kmalloc and kfree themselves
+   need no stack frame. */
+static __attribute__((noinline)) void *
 kmalloc_large(size_t size, unsigned flags)
 {
 	size_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
@@ -198,6 +200,58 @@ kmalloc_large_npages(struct vm_page *pg, const void *p, bool *contig,
 	return npages;
 }
 
+/* Whether a frame is a class slab's (then pg_owner.word[1] is its zone). */
+static inline bool
+kmalloc_is_class(const struct vm_page *pg)
+{
+	return pg->pg_owner.word[2] ==
+	    (pg->pg_owner.word[1] ^ ZONE_PAGE_MAGIC_KMALLOC);
+}
+
+static inline void
+kfree_class(struct zone *z, void *p)
+{
+#if VM_DEBUG_LEVEL >= 1
+	(void)zone_obj_slab(z, p, "kfree");
+#endif
+	zone_free_inline(z, p);
+}
+
+/*
+ * kfree of anything but a class object in the first RAM region: a class
+ * object elsewhere, a large run, or a bad pointer.  Out of line (as is
+ * kmalloc_large), so that kfree itself needs no stack frame.
+ */
+static __attribute__((noinline)) void
+kfree_slow(void *p)
+{
+	struct vm_page *pg = zone_page_of(p);
+
+	if (pg != NULL && kmalloc_is_class(pg)) {
+		kfree_class((struct zone *)pg->pg_owner.word[1], p);
+		return;
+	}
+	if (pg != NULL && pg->pg_owner.word[1] == KM_LARGE_OWNER) {
+		bool contig;
+		size_t npages = kmalloc_large_npages(pg, p, &contig, "kfree");
+		pg->pg_owner.word[0] = 0;
+		pg->pg_owner.word[1] = 0;
+		pg->pg_owner.word[2] = 0;
+		ck_pr_inc_64(&km_large_frees);
+		ck_pr_sub_64(&km_large_pages, npages);
+		if (contig) {
+			page_free_contig(pg, npages);
+		} else {
+			unsigned order = 0;
+			while (((size_t)1 << order) < npages)
+				order++;
+			page_free(pg, order);
+		}
+		return;
+	}
+	panic("kfree(%p): not a pointer kmalloc returned", p);
+}
+
 void
 kfree(void *p)
 {
@@ -205,39 +259,12 @@ kfree(void *p)
 
 	if (p == NULL)
 		return;
-	pg = zone_page_of(p);
-	if (__builtin_expect(pg != NULL, 1)) {
-		uintptr_t owner = pg->pg_owner.word[1];
-		if (__builtin_expect(pg->pg_owner.word[2] ==
-		    (owner ^ ZONE_PAGE_MAGIC_KMALLOC), 1)) {
-			struct zone *z = (struct zone *)owner;
-#if VM_DEBUG_LEVEL >= 1
-			(void)zone_obj_slab(z, p, "kfree");
-#endif
-			zone_free_inline(z, p);
-			return;
-		}
-		if (owner == KM_LARGE_OWNER) {
-			bool contig;
-			size_t npages = kmalloc_large_npages(pg, p, &contig,
-			    "kfree");
-			pg->pg_owner.word[0] = 0;
-			pg->pg_owner.word[1] = 0;
-			pg->pg_owner.word[2] = 0;
-			ck_pr_inc_64(&km_large_frees);
-			ck_pr_sub_64(&km_large_pages, npages);
-			if (contig) {
-				page_free_contig(pg, npages);
-			} else {
-				unsigned order = 0;
-				while (((size_t)1 << order) < npages)
-					order++;
-				page_free(pg, order);
-			}
-			return;
-		}
+	if (__builtin_expect(zone_page_of_first(p, &pg), 1) &&
+	    __builtin_expect(kmalloc_is_class(pg), 1)) {
+		kfree_class((struct zone *)pg->pg_owner.word[1], p);
+		return;
 	}
-	panic("kfree(%p): not a pointer kmalloc returned", p);
+	kfree_slow(p);
 }
 
 size_t
@@ -246,15 +273,14 @@ ksize(const void *p)
 	struct vm_page *pg = p != NULL ? zone_page_of(p) : NULL;
 
 	if (pg != NULL) {
-		uintptr_t owner = pg->pg_owner.word[1];
-		if (pg->pg_owner.word[2] == (owner ^ ZONE_PAGE_MAGIC_KMALLOC)) {
-			struct zone *z = (struct zone *)owner;
+		if (kmalloc_is_class(pg)) {
+			struct zone *z = (struct zone *)pg->pg_owner.word[1];
 #if VM_DEBUG_LEVEL >= 1
 			(void)zone_obj_slab(z, p, "ksize");
 #endif
 			return z->z_size;
 		}
-		if (owner == KM_LARGE_OWNER) {
+		if (pg->pg_owner.word[1] == KM_LARGE_OWNER) {
 			bool contig;
 			(void)kmalloc_large_npages(pg, p, &contig, "ksize");
 			return pg->pg_owner.ksize;

@@ -20,7 +20,9 @@
  *    reaches the depot at most once per m_size operations.  The fast path
  *    (zone_impl.h: zone_alloc_local, zone_free_local) runs with interrupts
  *    off on the cpu's own cache line: a load, a compare, a load or store,
- *    a counter.  No atomic, no lock, no shared line.  It works on a "fast
+ *    a counter.  No atomic, no lock, no shared line, and no stack frame:
+ *    everything rare (the misses, zone_alloc_miss and zone_free_miss; the
+ *    host's deferred IPI) is reached by a tail call.  It works on a "fast
  *    view" of the loaded magazine kept in that line (objs, rounds, size);
  *    a zone that must not take the fast path (no magazines, debug checks,
  *    failure injection) keeps every view at 0 of 0 rounds, so the inline
@@ -982,6 +984,20 @@ zone_free_slow(struct zone *z, void *obj)
 	if (z->z_dtor != NULL)
 		z->z_dtor(obj);
 	(void)slab_free_batch(z, &obj, 1);
+}
+
+void *
+zone_alloc_miss(struct zone *z, unsigned flags, hal_intr_t is)
+{
+	hal_intr_restore(is);
+	return zone_alloc_slow(z, flags);
+}
+
+void
+zone_free_miss(struct zone *z, void *obj, hal_intr_t is)
+{
+	hal_intr_restore(is);
+	zone_free_slow(z, obj);
 }
 
 void *

@@ -289,25 +289,31 @@ extern unsigned zone_ndmap;
 
 struct vm_page *zone_page_of_slow(const void *va);
 
+/* zone_page_of_first: sets *pg to the frame of va and returns true if va
+   is in the first region's direct map (else zone_page_of_slow knows). */
+static inline bool
+zone_page_of_first(const void *va, struct vm_page **pg)
+{
+	uintptr_t off = (uintptr_t)va - zone_dmap[0].dm_va;
+
+	*pg = zone_dmap[0].dm_pages + (off >> PAGE_SHIFT);
+	return off < zone_dmap[0].dm_len;
+}
+
 /* zone_page_of: kva_to_page(va) for direct-map addresses, inline. */
 static inline struct vm_page *
 zone_page_of(const void *va)
 {
-	uintptr_t off = (uintptr_t)va - zone_dmap[0].dm_va;
+	struct vm_page *pg;
 
-	if (__builtin_expect(off < zone_dmap[0].dm_len, 1))
-		return zone_dmap[0].dm_pages + (off >> PAGE_SHIFT);
+	if (__builtin_expect(zone_page_of_first(va, &pg), 1))
+		return pg;
 	return zone_page_of_slow(va);
 }
 
 /* ------------------------------------------------------------------ */
 /* Inline fast paths (used by zone.c and kmalloc.c).                   */
 
-/*
- * zone_alloc_local: pops an object from this cpu's loaded magazine
- * through the fast view.
- * => interrupts off.  Returns NULL if it is empty (or the view is off).
- */
 /*
  * zone_swap_local: Bonwick's exchange of the loaded and the previous
  * magazine, on the fast view: loaded is empty (want_full) or full, prev is
@@ -331,20 +337,28 @@ zone_swap_local(struct zone_cpu *zc, bool want_full)
 	return true;
 }
 
-static inline void *
-zone_alloc_local(struct zone *z)
+/*
+ * zone_alloc_local: pops an object from this cpu's loaded magazine
+ * through the fast view into *objp.
+ * => interrupts off.  Returns false if both magazines are empty (or the
+ *    view is off).  (Not NULL for a miss: then the caller's hit path would
+ *    test the object it got.)
+ */
+static inline bool
+zone_alloc_local(struct zone *z, void **objp)
 {
 	struct zone_cpu *zc = &z->z_cpu[hal_cpu_id()];
 	uint32_t r = zc->zc_rounds;
 
 	if (__builtin_expect(r == 0, 0)) {
 		if (!zone_swap_local(zc, true))
-			return NULL;
+			return false;
 		r = zc->zc_rounds;
 	}
 	zc->zc_rounds = --r;
 	stat_inc(&zc->zc_allocs);
-	return zc->zc_objs[r];
+	*objp = zc->zc_objs[r];
+	return true;
 }
 
 /*
@@ -371,6 +385,11 @@ zone_free_local(struct zone *z, void *obj)
 
 void *zone_alloc_slow(struct zone *z, unsigned flags);
 void zone_free_slow(struct zone *z, void *obj);
+/* The inline paths' misses: restore `is` (interrupts still off from the
+   inline path), then the slow path.  Out of line, so that the inline
+   paths end in tail calls only and need no stack frame. */
+void *zone_alloc_miss(struct zone *z, unsigned flags, hal_intr_t is);
+void zone_free_miss(struct zone *z, void *obj, hal_intr_t is);
 
 /*
  * zone_alloc_inline: zone_alloc for callers that include this header.
@@ -382,10 +401,10 @@ zone_alloc_inline(struct zone *z, unsigned flags)
 {
 	if (__builtin_expect(flags == 0, 1)) {
 		hal_intr_t s = hal_intr_disable();
-		void *obj = zone_alloc_local(z);
-		hal_intr_restore(s);
-		if (__builtin_expect(obj != NULL, 1))
-			return obj;
+		void *obj;
+		if (__builtin_expect(zone_alloc_local(z, &obj), 1))
+			return hal_intr_restore_ret(s, obj);
+		return zone_alloc_miss(z, flags, s);
 	}
 	return zone_alloc_slow(z, flags);
 }
@@ -398,11 +417,12 @@ static inline void
 zone_free_inline(struct zone *z, void *obj)
 {
 	hal_intr_t s = hal_intr_disable();
-	bool done = zone_free_local(z, obj);
 
-	hal_intr_restore(s);
-	if (__builtin_expect(!done, 0))
-		zone_free_slow(z, obj);
+	if (__builtin_expect(zone_free_local(z, obj), 1)) {
+		hal_intr_restore(s);
+		return;
+	}
+	zone_free_miss(z, obj, s);
 }
 
 /* ------------------------------------------------------------------ */
