@@ -139,6 +139,24 @@ KTEST(kmalloc, every_class)
 	KT_EXPECT_EQ(kt_free_frames(), before);
 }
 
+/* The lookup table sends every size to the smallest class that holds it. */
+KTEST(kmalloc, size_lookup)
+{
+	unsigned c = 0;
+
+	kt_init();
+	for (size_t size = 0; size <= 8192; size++) {
+		while (kmalloc_class_size(c) < size)
+			c++;
+		if (kmalloc_zone_for(size) != kmalloc_class_zone(c)) {
+			KT_FAIL("kmalloc_zone_for(%zu) is not kmalloc-%zu", size,
+			    kmalloc_class_size(c));
+			break;
+		}
+	}
+	KT_EXPECT(kmalloc_zone_for(8193) == NULL);
+}
+
 KTEST(kmalloc, failure_injection)
 {
 	enum { N = 100 };

@@ -11,20 +11,26 @@
  *    gets 16-byte alignment and a power-of-two request (which lands in the
  *    class of exactly its size) its natural alignment.
  *
- * 2. Lookup.  Two tables of zone pointers, no search, no division: for
- *    size <= 1024, km_small[(size - 1) >> 4]; for 1024 < size <= 8192,
- *    km_mid[(size - 1) >> 7].  This works because every class up to 1024
- *    is a multiple of 16 and every class above a multiple of 128, so all
- *    sizes sharing a table slot share the smallest class that fits them.
+ * 2. Lookup.  One table of zone pointers, no search, no division, no
+ *    branch: for size <= 1024, km_zone_of[(size - 1) >> 4] (slots 0..63);
+ *    for 1024 < size <= 8192, km_zone_of[56 + ((size - 1) >> 7)] (slots
+ *    64..119), the two cases told apart by arithmetic (km_index), since a
+ *    request size is as good as random to the branch predictor.  This
+ *    works because every class up to 1024 is a multiple of 16 and every
+ *    class above a multiple of 128, so all sizes sharing a slot share the
+ *    smallest class that fits them.
  *
  * 3. Fast path.  kmalloc is the table lookup plus the zone's inline
  *    per-cpu magazine pop (zone_impl.h); kfree finds the frame of the
- *    address (zone_page_of: an inline index into the region's frame
- *    array, what kva_to_page computes with two calls), reads the zone
- *    from pg_owner, and pushes onto the cpu's magazine.  A tag in pg_owner.word[2] (the zone pointer
- *    xor a kmalloc magic, set on every frame of every class slab) proves
- *    the frame belongs to a kmalloc class before the zone pointer is
- *    trusted, so a foreign pointer panics instead of corrupting a zone.
+ *    address (zone_page_of_first: an inline index into the first
+ *    region's frame array, what kva_to_page computes with two calls),
+ *    reads the zone from pg_owner, and pushes onto the cpu's magazine.
+ *    A tag in pg_owner.word[2] (the zone pointer xor a kmalloc magic, set
+ *    on every frame of every class slab) proves the frame belongs to a
+ *    kmalloc class before the zone pointer is trusted, so a foreign
+ *    pointer panics instead of corrupting a zone.  Both need no stack
+ *    frame: the large path, other regions and bad pointers (kfree_slow)
+ *    are out of line and reached by tail calls, as are the zone misses.
  *
  * 4. Large allocations (> 8 KiB) take 2^k frames from page_alloc when the
  *    frame count is a power of two (naturally aligned), else a run from
@@ -57,8 +63,11 @@
 
 static size_t km_class_size[KM_NCLASSES];		/* (C) */
 static struct zone *km_class_zone[KM_NCLASSES];		/* (C) */
-static struct zone *km_small[KM_SMALL_MAX >> 4];	/* (C) */
-static struct zone *km_mid[KMALLOC_MAX_CLASS >> 7];	/* (C) */
+/* Slots of km_zone_of: 16-byte steps up to KM_SMALL_MAX, then 128. */
+#define KM_NSMALL (KM_SMALL_MAX >> 4)
+#define KM_MID_OFF (KM_NSMALL - (KM_SMALL_MAX >> 7))
+#define KM_NSLOTS (KM_MID_OFF + (KMALLOC_MAX_CLASS >> 7))
+static struct zone *km_zone_of[KM_NSLOTS];		/* (C) */
 static bool km_ready;
 
 static unsigned km_fail_every;		/* (A) */
@@ -105,11 +114,24 @@ kmalloc_init(void)
 		VM_PANIC_IF(km_class_zone[i] == NULL,
 		    "kmalloc_init: cannot create zone %s", name);
 	}
-	for (size_t i = 0; i < KM_SMALL_MAX >> 4; i++)
-		km_small[i] = kmalloc_class_for((i + 1) << 4);
-	for (size_t i = 0; i < KMALLOC_MAX_CLASS >> 7; i++)
-		km_mid[i] = kmalloc_class_for((i + 1) << 7);
+	for (size_t i = 0; i < KM_NSMALL; i++)
+		km_zone_of[i] = kmalloc_class_for((i + 1) << 4);
+	for (size_t i = KM_SMALL_MAX >> 7; i < KMALLOC_MAX_CLASS >> 7; i++)
+		km_zone_of[KM_MID_OFF + i] = kmalloc_class_for((i + 1) << 7);
 	ck_pr_store_8((uint8_t *)&km_ready, 1);
+}
+
+/* The km_zone_of slot of a request of s1 + 1 bytes, s1 < KMALLOC_MAX_CLASS:
+   (s1 >> 4) or KM_MID_OFF + (s1 >> 7), chosen without a branch. */
+static inline size_t
+km_index(size_t s1)
+{
+	/* 1 iff s1 >= KM_SMALL_MAX, as s1 < KMALLOC_MAX_CLASS: an add and a
+	   shift (a compare makes compilers emit sbb/not/and). */
+	size_t mid = (s1 + (KMALLOC_MAX_CLASS - KM_SMALL_MAX)) /
+	    KMALLOC_MAX_CLASS;
+
+	return (s1 >> (4 + 3 * mid)) + mid * KM_MID_OFF;
 }
 
 zone_t
@@ -117,10 +139,8 @@ kmalloc_zone_for(size_t size)
 {
 	if (size == 0)
 		size = 1;
-	if (size <= KM_SMALL_MAX)
-		return km_small[(size - 1) >> 4];
 	if (size <= KMALLOC_MAX_CLASS)
-		return km_mid[(size - 1) >> 7];
+		return km_zone_of[km_index(size - 1)];
 	return NULL;
 }
 
@@ -172,12 +192,10 @@ kmalloc(size_t size, unsigned flags)
 {
 	struct zone *z;
 
-	if (__builtin_expect(size - 1 < KM_SMALL_MAX, 1))
-		z = km_small[(size - 1) >> 4];
-	else if (size - 1 < KMALLOC_MAX_CLASS)
-		z = km_mid[(size - 1) >> 7];
+	if (__builtin_expect(size - 1 < KMALLOC_MAX_CLASS, 1))
+		z = km_zone_of[km_index(size - 1)];
 	else if (size == 0)
-		z = km_small[0];
+		z = km_zone_of[0];
 	else
 		return kmalloc_large(size, flags);
 	return zone_alloc_inline(z, flags);
