@@ -64,11 +64,11 @@ static struct host_cpu host_cpus[HAL_MAX_CPUS];
 static unsigned host_ncpus = 1;
 static unsigned host_checked_in;
 /* The thread's cpu and interrupt flag, read inline by hal_md.h. */
-__thread struct hal_cpu *hal_host_self;
-__thread unsigned hal_host_cpu_id;
-__thread volatile sig_atomic_t hal_host_intr_on;
+HAL_HOST_TLS struct hal_cpu *hal_host_self;
+HAL_HOST_TLS unsigned hal_host_cpu_id;
+HAL_HOST_TLS volatile sig_atomic_t hal_host_intr_on;
 /* Set by the signal handler when it found interrupts off. */
-__thread volatile sig_atomic_t hal_host_ipi_waiting;
+HAL_HOST_TLS volatile sig_atomic_t hal_host_ipi_waiting;
 
 #define host_self ((struct host_cpu *)hal_host_self)
 #define host_intr_on hal_host_intr_on

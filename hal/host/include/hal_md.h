@@ -11,15 +11,22 @@
 
 #include <signal.h>
 
-extern __thread struct hal_cpu *hal_host_self;
-extern __thread unsigned hal_host_cpu_id;	/* hal_host_self->id */
-extern __thread volatile sig_atomic_t hal_host_intr_on;
+/*
+ * The host port builds executables only (the rvmm library is static), so
+ * its thread-locals can use the local-exec model: one %fs-relative access
+ * each, with no offset to load first.
+ */
+#define HAL_HOST_TLS __thread __attribute__((tls_model("local-exec")))
+
+extern HAL_HOST_TLS struct hal_cpu *hal_host_self;
+extern HAL_HOST_TLS unsigned hal_host_cpu_id;	/* hal_host_self->id */
+extern HAL_HOST_TLS volatile sig_atomic_t hal_host_intr_on;
 /* Takes IPIs that arrived while interrupts were off.  Out of line; the
    _ret flavour returns v (hal_intr_restore_ret). */
 void hal_host_intr_pending(void);
 void *hal_host_intr_pending_ret(void *v);
 /* Nonzero when an IPI is pending for this thread's cpu. */
-extern __thread volatile sig_atomic_t hal_host_ipi_waiting;
+extern HAL_HOST_TLS volatile sig_atomic_t hal_host_ipi_waiting;
 
 static inline struct hal_cpu *
 hal_cpu(void)
