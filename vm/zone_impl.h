@@ -314,6 +314,18 @@ zone_page_of(const void *va)
 /* ------------------------------------------------------------------ */
 /* Inline fast paths (used by zone.c and kmalloc.c).                   */
 
+/* This cpu's zone_cpu.  (One base register for all its fields: written
+   as &z->z_cpu[id], compilers fold the array's offset into the index and
+   address the counters from a second base.) */
+static inline struct zone_cpu *
+zone_cpu_local(struct zone *z)
+{
+	uintptr_t zc = (uintptr_t)z->z_cpu;
+
+	__asm__("" : "+r"(zc));
+	return (struct zone_cpu *)(zc + hal_cpu_id() * sizeof(struct zone_cpu));
+}
+
 /*
  * zone_swap_local: Bonwick's exchange of the loaded and the previous
  * magazine, on the fast view: loaded is empty (want_full) or full, prev is
@@ -347,7 +359,7 @@ zone_swap_local(struct zone_cpu *zc, bool want_full)
 static inline bool
 zone_alloc_local(struct zone *z, void **objp)
 {
-	struct zone_cpu *zc = &z->z_cpu[hal_cpu_id()];
+	struct zone_cpu *zc = zone_cpu_local(z);
 	uint32_t r = zc->zc_rounds;
 
 	if (__builtin_expect(r == 0, 0)) {
@@ -369,7 +381,7 @@ zone_alloc_local(struct zone *z, void **objp)
 static inline bool
 zone_free_local(struct zone *z, void *obj)
 {
-	struct zone_cpu *zc = &z->z_cpu[hal_cpu_id()];
+	struct zone_cpu *zc = zone_cpu_local(z);
 	uint32_t r = zc->zc_rounds;
 
 	if (__builtin_expect(r == zc->zc_size, 0)) {
