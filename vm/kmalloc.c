@@ -12,13 +12,14 @@
  *    class of exactly its size) its natural alignment.
  *
  * 2. Lookup.  One table of zone pointers, no search, no division, no
- *    branch: for size <= 1024, km_zone_of[(size - 1) >> 4] (slots 0..63);
- *    for 1024 < size <= 8192, km_zone_of[56 + ((size - 1) >> 7)] (slots
- *    64..119), the two cases told apart by arithmetic (km_index), since a
- *    request size is as good as random to the branch predictor.  This
- *    works because every class up to 1024 is a multiple of 16 and every
- *    class above a multiple of 128, so all sizes sharing a slot share the
- *    smallest class that fits them.
+ *    branch: km_zone_of[(size - 1) >> 4] for every size up to 8 KiB (512
+ *    slots, 4 KiB; a workload touches only the lines of the sizes it
+ *    asks for).  This works because every class is a multiple of 16, so
+ *    all sizes sharing a slot share the smallest class that fits them.
+ *    (Two tables, 16-byte steps up to 1 KiB and 128-byte steps above,
+ *    would be an eighth of the size but need a branch or arithmetic on
+ *    the size to choose; a mix of request sizes makes the branch
+ *    mispredict often.)
  *
  * 3. Fast path.  kmalloc is the table lookup plus the zone's inline
  *    per-cpu magazine pop (zone_impl.h); kfree finds the frame of the
@@ -57,17 +58,12 @@
 #include "vm/zone_impl.h"
 
 #define KM_NCLASSES 56
-#define KM_SMALL_MAX 1024
 #define KM_LARGE_OWNER 0x4b4d414c4c4152ull	/* word[1] of a large run */
 #define KM_LARGE_MAGIC 0x9e3779b97f4a7c15ull
 
 static size_t km_class_size[KM_NCLASSES];		/* (C) */
 static struct zone *km_class_zone[KM_NCLASSES];		/* (C) */
-/* Slots of km_zone_of: 16-byte steps up to KM_SMALL_MAX, then 128. */
-#define KM_NSMALL (KM_SMALL_MAX >> 4)
-#define KM_MID_OFF (KM_NSMALL - (KM_SMALL_MAX >> 7))
-#define KM_NSLOTS (KM_MID_OFF + (KMALLOC_MAX_CLASS >> 7))
-static struct zone *km_zone_of[KM_NSLOTS];		/* (C) */
+static struct zone *km_zone_of[KMALLOC_MAX_CLASS >> 4];	/* (C) */
 static bool km_ready;
 
 static unsigned km_fail_every;		/* (A) */
@@ -114,24 +110,9 @@ kmalloc_init(void)
 		VM_PANIC_IF(km_class_zone[i] == NULL,
 		    "kmalloc_init: cannot create zone %s", name);
 	}
-	for (size_t i = 0; i < KM_NSMALL; i++)
+	for (size_t i = 0; i < KMALLOC_MAX_CLASS >> 4; i++)
 		km_zone_of[i] = kmalloc_class_for((i + 1) << 4);
-	for (size_t i = KM_SMALL_MAX >> 7; i < KMALLOC_MAX_CLASS >> 7; i++)
-		km_zone_of[KM_MID_OFF + i] = kmalloc_class_for((i + 1) << 7);
 	ck_pr_store_8((uint8_t *)&km_ready, 1);
-}
-
-/* The km_zone_of slot of a request of s1 + 1 bytes, s1 < KMALLOC_MAX_CLASS:
-   (s1 >> 4) or KM_MID_OFF + (s1 >> 7), chosen without a branch. */
-static inline size_t
-km_index(size_t s1)
-{
-	/* 1 iff s1 >= KM_SMALL_MAX, as s1 < KMALLOC_MAX_CLASS: an add and a
-	   shift (a compare makes compilers emit sbb/not/and). */
-	size_t mid = (s1 + (KMALLOC_MAX_CLASS - KM_SMALL_MAX)) /
-	    KMALLOC_MAX_CLASS;
-
-	return (s1 >> (4 + 3 * mid)) + mid * KM_MID_OFF;
 }
 
 zone_t
@@ -140,7 +121,7 @@ kmalloc_zone_for(size_t size)
 	if (size == 0)
 		size = 1;
 	if (size <= KMALLOC_MAX_CLASS)
-		return km_zone_of[km_index(size - 1)];
+		return km_zone_of[(size - 1) >> 4];
 	return NULL;
 }
 
@@ -193,7 +174,7 @@ kmalloc(size_t size, unsigned flags)
 	struct zone *z;
 
 	if (__builtin_expect(size - 1 < KMALLOC_MAX_CLASS, 1))
-		z = km_zone_of[km_index(size - 1)];
+		z = km_zone_of[(size - 1) >> 4];
 	else if (size == 0)
 		z = km_zone_of[0];
 	else
