@@ -16,7 +16,13 @@
  * that each keeps its own symbols and none replaces the process's malloc;
  * every implementation is called through a function pointer.  Output:
  * one JSON line per (workload, impl) as in ../shared/BENCH.md, target
- * "host", the best of `runs` runs, with the ratio to mimalloc.
+ * "host", the best of `runs` runs, with the ratio to mimalloc when
+ * mimalloc ran in the same process.  ci/bench runs each implementation
+ * in a process of its own (impl=NAME): in one process, whichever ran
+ * after another implementation's run of the same workload stayed slower
+ * for the rest of the process (rvmm after mimalloc on kmalloc.mixed by a
+ * fifth to a third, not after its own runs nor after a million plain
+ * mimalloc calls), and mimalloc, always first, never was.
  *
  *	rvmm-bench-malloc harts=N [ops=N] [runs=N] [seed=N] [bench=a,b]
  *	    [impl=rvmm,mimalloc]	(substring match, like bench=)
