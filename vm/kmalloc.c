@@ -217,15 +217,18 @@ kfree_class(struct zone *z, void *p)
 }
 
 /*
- * kfree of anything but a class object in the first RAM region: a class
- * object elsewhere, a large run, or a bad pointer.  Out of line (as is
+ * kfree of anything but a class object in the first RAM region: NULL, a
+ * class object elsewhere, a large run, or a bad pointer.  Out of line (as is
  * kmalloc_large), so that kfree itself needs no stack frame.
  */
 static __attribute__((noinline)) void
 kfree_slow(void *p)
 {
-	struct vm_page *pg = zone_page_of(p);
+	struct vm_page *pg;
 
+	if (p == NULL)
+		return;
+	pg = zone_page_of(p);
 	if (pg != NULL && kmalloc_is_class(pg)) {
 		kfree_class((struct zone *)pg->pg_owner.word[1], p);
 		return;
@@ -256,8 +259,8 @@ kfree(void *p)
 {
 	struct vm_page *pg;
 
-	if (p == NULL)
-		return;
+	/* NULL is not in the first region (zone_dmap_init), so it reaches
+	   kfree_slow. */
 	if (__builtin_expect(zone_page_of_first(p, &pg), 1) &&
 	    __builtin_expect(kmalloc_is_class(pg), 1)) {
 		kfree_class((struct zone *)pg->pg_owner.word[1], p);

@@ -1334,7 +1334,9 @@ zone_dmap_init(void)
 		paddr_t last = m[i].base + ((paddr_t)(n - 1) << PAGE_SHIFT);
 		struct vm_page *pg = pa_to_page(m[i].base);
 		char *va = hal_phys_to_virt(m[i].base);
-		if (n == 0 || pg == NULL || pa_to_page(last) != pg + n - 1 ||
+		/* (va == NULL: kfree relies on NULL being outside.) */
+		if (n == 0 || pg == NULL || va == NULL ||
+		    pa_to_page(last) != pg + n - 1 ||
 		    (char *)hal_phys_to_virt(last) != va + (last - m[i].base))
 			continue;
 		zone_dmap[zone_ndmap].dm_va = (uintptr_t)va;
