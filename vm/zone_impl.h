@@ -316,14 +316,15 @@ zone_page_of(const void *va)
 
 /* This cpu's zone_cpu.  (One base register for all its fields: written
    as &z->z_cpu[id], compilers fold the array's offset into the index and
-   address the counters from a second base.) */
+   address the counters from a second base; hiding the byte offset from
+   them prevents that.) */
 static inline struct zone_cpu *
 zone_cpu_local(struct zone *z)
 {
-	uintptr_t zc = (uintptr_t)z->z_cpu;
+	uintptr_t off = hal_cpu_id() * sizeof(struct zone_cpu);
 
-	__asm__("" : "+r"(zc));
-	return (struct zone_cpu *)(zc + hal_cpu_id() * sizeof(struct zone_cpu));
+	__asm__("" : "+r"(off));
+	return (struct zone_cpu *)((char *)z->z_cpu + off);
 }
 
 /*
