@@ -2,8 +2,10 @@
  * Zone tests: geometry and alignment, cookies across whole objects,
  * constructor/destructor semantics, the working set of the depot,
  * magazines on and off, failure injection (zone and page level) with
- * nothing leaked, zone_destroy with live objects, and a multi-hart stress
- * with cross-hart frees after which every frame is back.
+ * nothing leaked, zone_destroy with live objects, exact per-cpu allocs and
+ * frees through the fast path (also read by another hart meanwhile), and
+ * a multi-hart stress with cross-hart frees after which every frame is
+ * back.
  *
  * Wrong use (explicit suites, each must panic with its message): double
  * free, free to the wrong zone, redzone overflow, use after free.
@@ -392,6 +394,126 @@ KTEST(zone, failure_injection)
 	zone_stats(z, &st);
 	KT_EXPECT_EQ(st.objs_in_use, 0);
 	KT_EXPECT_EQ(zone_destroy(z), 0);
+	KT_EXPECT_EQ(zt_free_frames(), before);
+}
+
+/* ------------------------------------------------------------------ */
+/* Exact statistics through the fast path.                             */
+
+/*
+ * The fast path counts in the word it writes (zone_impl.h, "Counting"):
+ * a random live set of up to ZX_LIVE objects on a zone without debug
+ * crosses every path (hits, swaps, depot trades, refills, slab frees,
+ * flushes by IPI, magazines off and on), and after every operation this
+ * cpu's allocs and frees must be exactly what it did.  Meanwhile (two
+ * harts and more) the last hart reads the others' figures, which must
+ * never go backwards nor exceed what those cpus will have done.
+ */
+#define ZX_LIVE 700
+
+static zone_t zx_zone;
+static uint64_t zx_ops;
+static unsigned zx_done;		/* (A) workers finished */
+
+static void
+zx_worker(void *arg)
+{
+	unsigned self = hal_cpu_id(), n = hal_ncpus();
+	static void *live[HAL_MAX_CPUS][ZX_LIVE];
+	struct zone_cpu_stats cs, base;
+	uint64_t allocs = 0, frees = 0, bad = 0;
+	unsigned nlive = 0;
+	struct rng r;
+
+	(void)arg;
+	if (n > 1 && self == n - 1) {
+		/* The reader: other cpus' figures while they run. */
+		struct zone_cpu_stats last[HAL_MAX_CPUS];
+		uint64_t reads = 0;
+		memset(last, 0, sizeof(last));
+		while (ck_pr_load_uint(&zx_done) < n - 1) {
+			for (unsigned c = 0; c + 1 < n; c++) {
+				zone_cpu_stats(zx_zone, c, &cs);
+				if (cs.allocs < last[c].allocs ||
+				    cs.frees < last[c].frees ||
+				    cs.allocs > zx_ops || cs.frees > zx_ops)
+					bad++;
+				last[c] = cs;
+				reads++;
+			}
+		}
+		KT_EXPECT_EQ(bad, 0);
+		ktest_note("%llu remote reads of running cpus",
+		    (unsigned long long)reads);
+		return;
+	}
+	rng_seed(&r, ktest_seed(), self);
+	zone_cpu_stats(zx_zone, self, &base);
+	for (uint64_t i = 0; i < zx_ops; i++) {
+		unsigned what = (unsigned)rng_below(&r, 1000);
+		/* Long runs one way, so the live set swings across
+		   magazines and the depot. */
+		bool up = ((i / 500) & 1) == 0;
+		if (what == 0 && self == 0) {
+			(void)zone_reap_all(zx_zone);	/* flushes by IPI */
+		} else if (what == 1 && self == 0 && n == 1) {
+			zone_set_magazines(zx_zone, false);
+			zone_set_magazines(zx_zone, true);
+		} else if (nlive == 0 || (nlive < ZX_LIVE &&
+		    (rng_below(&r, 4) != 0) == up)) {
+			void *p = zone_alloc(zx_zone, 0);
+			KT_ASSERT(p != NULL);
+			live[self][nlive++] = p;
+			allocs++;
+		} else {
+			unsigned k = (unsigned)rng_below(&r, nlive);
+			zone_free(zx_zone, live[self][k]);
+			live[self][k] = live[self][--nlive];
+			frees++;
+		}
+		zone_cpu_stats(zx_zone, self, &cs);
+		if (cs.allocs - base.allocs != allocs ||
+		    cs.frees - base.frees != frees) {
+			if (bad++ == 0)
+				KT_FAIL("cpu %u after %llu ops: allocs %llu "
+				    "frees %llu, counted %llu and %llu", self,
+				    (unsigned long long)i,
+				    (unsigned long long)allocs,
+				    (unsigned long long)frees,
+				    (unsigned long long)(cs.allocs - base.allocs),
+				    (unsigned long long)(cs.frees - base.frees));
+		}
+	}
+	while (nlive > 0) {
+		zone_free(zx_zone, live[self][--nlive]);
+		frees++;
+	}
+	zone_cpu_stats(zx_zone, self, &cs);
+	KT_EXPECT_EQ(cs.allocs - base.allocs, allocs);
+	KT_EXPECT_EQ(cs.frees - base.frees, frees);
+	ck_pr_inc_uint(&zx_done);
+}
+
+KTEST(zone, stats_exact)
+{
+	struct zone_stats st;
+
+	zt_init();
+	size_t before = zt_free_frames();
+	zx_zone = zone_create("zt-stats", 96, 0, NULL, NULL, ZONE_NODEBUG);
+	KT_ASSERT(zx_zone != NULL);
+	zx_ops = ktest_iters(20000);
+	ck_pr_store_uint(&zx_done, 0);
+	smp_run(zx_worker, NULL);
+	KT_EXPECT(zone_is_valid(zx_zone));
+	zone_stats(zx_zone, &st);
+	KT_EXPECT_EQ(st.objs_in_use, 0);
+	KT_EXPECT_EQ(st.allocs, st.frees);
+	KT_EXPECT_GT(st.mag_hits, st.allocs);	/* mostly hits */
+	ktest_note("%llu allocs, %llu magazine hits, %llu depot gets",
+	    (unsigned long long)st.allocs, (unsigned long long)st.mag_hits,
+	    (unsigned long long)st.depot_gets);
+	KT_EXPECT_EQ(zone_destroy(zx_zone), 0);
 	KT_EXPECT_EQ(zt_free_frames(), before);
 }
 

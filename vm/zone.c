@@ -19,19 +19,22 @@
  *    free at a magazine boundary never goes further than the swap; it
  *    reaches the depot at most once per m_size operations.  The fast path
  *    (zone_impl.h: zone_alloc_local, zone_free_local) runs with interrupts
- *    off on the cpu's own cache line: a load, a compare, a load or store,
- *    a counter.  No atomic, no lock, no shared line, and no stack frame:
- *    everything rare (the misses, zone_alloc_miss and zone_free_miss; the
- *    host's deferred IPI) is reached by a tail call.  It works on a "fast
- *    view" of the loaded magazine kept in that line (objs, rounds, size);
- *    a zone that must not take the fast path (no magazines, debug checks,
- *    failure injection) keeps every view at 0 of 0 rounds, so the inline
- *    code misses without testing any flag, and the slow paths switch the
+ *    off on the cpu's own cache line: a load of one word (the fill of
+ *    the loaded magazine in its low byte, the count of fast hits above),
+ *    a compare, the object's load or store, and an add and a store of
+ *    the word, which also counts the operation.  No atomic, no lock, no
+ *    shared line, and no stack frame: everything rare (the misses,
+ *    zone_alloc_miss and zone_free_miss; the host's deferred IPI) is
+ *    reached by a tail call.  It works on a "fast view" of the loaded
+ *    magazine kept in that line (objs, rounds, size); a zone that must
+ *    not take the fast path (no magazines, debug checks, failure
+ *    injection) keeps every view at 0 of 0 rounds, so the inline code
+ *    misses without testing any flag, and the slow paths switch the
  *    view off (zc_writeback) before they touch the magazines and back on
  *    (zc_publish) after.  An empty cpu slot holds &zone_mag_none (0 of 0
- *    rounds), so nothing needs a NULL test.  A free on another cpu than the allocating one simply lands in
- *    the freeing cpu's magazine: objects migrate between cpus by whole
- *    magazines through the depot.
+ *    rounds), so nothing needs a NULL test.  A free on another cpu than
+ *    the allocating one simply lands in the freeing cpu's magazine:
+ *    objects migrate between cpus by whole magazines through the depot.
  *
  * 3. Depot.  Per zone, a stack of full and a stack of empty magazines
  *    under d_lock.  The alloc miss trades prev (empty) for a full
@@ -127,12 +130,16 @@
  *    slab's free list.  zone_set_fail_every() injects allocation
  *    failures; zone_is_valid() checks the invariants.
  *
- * 8. Statistics.  Per cpu (own line, stat_inc): allocs, frees, misses of
- *    both magazines, depot gets and puts, slab allocs and frees.  Per
- *    zone: depot and slab lock contention, resizes, slabs and pages,
- *    failures.  zone_stats()
- *    sums them and derives objects in use, cached, memory held and
- *    waste; export and printing live in zone_debug.c.
+ * 8. Statistics.  Per cpu (own line, written by that cpu only): allocs,
+ *    frees, misses of both magazines, depot gets and puts, slab allocs
+ *    and frees.  The fast path's allocs and frees are counted in its
+ *    word (the count of hits) and split by the fill it keeps there; the
+ *    slow paths fold them into 64-bit counters (zone_impl.h,
+ *    "Counting", for the invariant and what a reader gets); everything
+ *    else is a stat_inc.  Per zone: depot and slab lock contention,
+ *    resizes, slabs and pages, failures.  zone_stats() sums them and
+ *    derives objects in use, cached, memory held and waste; export and
+ *    printing live in zone_debug.c.
  */
 #include <errno.h>
 #include <string.h>
@@ -145,7 +152,7 @@ struct zone_mag zone_mag_none;		/* never written */
 
 struct zone_magtype zone_magtypes[ZONE_NMAGTYPES] = {
 	{ 6, NULL }, { 14, NULL }, { 30, NULL }, { 62, NULL }, { 126, NULL },
-	{ 254, NULL },
+	{ ZONE_MAG_MAX_ROUNDS, NULL },	/* 254 */
 };
 struct zone *zone_slab_zone;		/* off-slab headers */
 
@@ -661,30 +668,6 @@ mag_destroy_list(struct zone *z, struct zone_mag *list)
 		list = next;
 	}
 	return frames;
-}
-
-/* zc_writeback: turns the fast view off; m_rounds is authoritative. */
-static inline void
-zc_writeback(struct zone_cpu *zc)
-{
-	if (zc->zc_size != 0)
-		zc->zc_loaded->m_rounds = zc->zc_rounds;
-	zc->zc_rounds = 0;
-	zc->zc_size = 0;
-}
-
-/* zc_publish: turns the fast view on for the loaded magazine, if the
-   zone may use it. */
-static inline void
-zc_publish(struct zone_cpu *zc, bool fast)
-{
-	struct zone_mag *m = zc->zc_loaded;
-
-	if (fast && m != &zone_mag_none) {
-		zc->zc_objs = m->m_objs;
-		zc->zc_rounds = m->m_rounds;
-		zc->zc_size = m->m_size;
-	}
 }
 
 static inline void
@@ -1360,6 +1343,9 @@ zone_init(void)
 	VM_PANIC_IF(zone_slab_zone == NULL, "zone_init: out of memory");
 	for (unsigned i = 0; i < ZONE_NMAGTYPES; i++) {
 		struct zone_magtype *mt = &zone_magtypes[i];
+		/* The fast word's rounds field holds any magazine's fill. */
+		VM_PANIC_IF(mt->mt_size > ZONE_MAG_MAX_ROUNDS,
+		    "zone_init: magazine of %u rounds", mt->mt_size);
 		ksnprintf(name, sizeof(name), "zone-mag-%u", mt->mt_size);
 		mt->mt_zone = zone_create_internal(name,
 		    sizeof(struct zone_mag) + mt->mt_size * sizeof(void *),
