@@ -539,6 +539,20 @@ slab_of(const void *obj)
 	return (struct zone_slab *)zone_page_of(obj)->pg_owner.word[0];
 }
 
+/* Destroys every slab of a private list (no lock held); frames given back. */
+static size_t
+slab_destroy_list(struct zone *z, struct zone_slab_list *dead)
+{
+	struct zone_slab *s, *next;
+	size_t frames = 0;
+
+	for (s = CK_LIST_FIRST(dead); s != NULL; s = next) {
+		next = CK_LIST_NEXT(s, s_link);
+		frames += slab_destroy(z, s);
+	}
+	return frames;
+}
+
 /*
  * slab_free_batch: returns n unconstructed objects to the slab layer
  * under one lock hold, then frees the slabs that emptied.
@@ -548,8 +562,7 @@ static size_t
 slab_free_batch(struct zone *z, void *const *objs, size_t n)
 {
 	struct zone_slab_list dead = CK_LIST_HEAD_INITIALIZER(dead);
-	struct zone_slab *s, *next;
-	size_t frames = 0;
+	struct zone_slab *s;
 	hal_intr_t is;
 
 	is = hal_intr_disable();
@@ -562,11 +575,7 @@ slab_free_batch(struct zone *z, void *const *objs, size_t n)
 	slab_unlock(z);
 	stat_add(&z->z_cpu[hal_cpu_id()].zc_slab_frees, n);
 	hal_intr_restore(is);
-	for (s = CK_LIST_FIRST(&dead); s != NULL; s = next) {
-		next = CK_LIST_NEXT(s, s_link);
-		frames += slab_destroy(z, s);
-	}
-	return frames;
+	return slab_destroy_list(z, &dead);
 }
 
 /*
@@ -612,8 +621,7 @@ slab_reap(struct zone *z, size_t keep)
 {
 	struct zone_slab_layer *sl = &z->z_slab;
 	struct zone_slab_list dead = CK_LIST_HEAD_INITIALIZER(dead);
-	struct zone_slab *s, *next;
-	size_t frames = 0;
+	struct zone_slab *s;
 	hal_intr_t is;
 
 	is = hal_intr_disable();
@@ -628,11 +636,7 @@ slab_reap(struct zone *z, size_t keep)
 	}
 	slab_unlock(z);
 	hal_intr_restore(is);
-	for (s = CK_LIST_FIRST(&dead); s != NULL; s = next) {
-		next = CK_LIST_NEXT(s, s_link);
-		frames += slab_destroy(z, s);
-	}
-	return frames;
+	return slab_destroy_list(z, &dead);
 }
 
 /* ------------------------------------------------------------------ */
