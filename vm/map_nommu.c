@@ -105,7 +105,6 @@ segment_alloc(vaddr_t addr, size_t size, vaddr_t align, bool fixed,
     bool zero, struct vm_page **out)
 {
 	unsigned pflags = zero ? PAGE_ZERO : 0;
-	int err;
 
 	if (vm_fail_now())
 		return -ENOMEM;
@@ -116,8 +115,7 @@ segment_alloc(vaddr_t addr, size_t size, vaddr_t align, bool fixed,
 	    out) == 0)
 		return 0;
 	*out = page_alloc_contig(NPAGES(size), align, pflags);
-	err = *out != NULL ? 0 : -ENOMEM;
-	return err;
+	return *out != NULL ? 0 : -ENOMEM;
 }
 
 /* Frees [s, e) of segment x, cutting its run (section 3, N1). */
