@@ -16,13 +16,19 @@
  * that each keeps its own symbols and none replaces the process's malloc;
  * every implementation is called through a function pointer.  Output:
  * one JSON line per (workload, impl) as in ../shared/BENCH.md, target
- * "host", the best of `runs` runs, with the ratio to mimalloc when
- * mimalloc ran in the same process.  ci/bench runs each implementation
- * in a process of its own (impl=NAME): in one process, whichever ran
- * after another implementation's run of the same workload stayed slower
- * for the rest of the process (rvmm after mimalloc on kmalloc.mixed by a
- * fifth to a third, not after its own runs nor after a million plain
- * mimalloc calls), and mimalloc, always first, never was.
+ * "host", the best of `runs` runs, with the ratio to mimalloc.
+ *
+ * Every implementation runs its own copy of each workload's loop
+ * (BM_INSTANCE): the loops are always_inline bodies instantiated once per
+ * implementation, so no two implementations share an instruction address
+ * in the harness.  With one shared loop, whichever implementation ran
+ * after another's run of the same workload stayed slower until the
+ * thread slept for a few hundred milliseconds (rvmm's kmalloc.mixed by a
+ * fifth to a third after mimalloc's or glibc's; mimalloc after rvmm's by
+ * a twentieth), and with a copy of the loop for rvmm alone the slowdown
+ * was gone: state that the processor keeps per instruction address
+ * (branch or memory-dependence prediction), trained by the previous
+ * implementation, not anything in the allocators.
  *
  *	rvmm-bench-malloc harts=N [ops=N] [runs=N] [seed=N] [bench=a,b]
  *	    [impl=rvmm,mimalloc]	(substring match, like bench=)
@@ -153,7 +159,6 @@ load_all(void)
 static struct smp_barrier bm_bar = SMP_BARRIER_INIT;
 static uint64_t bm_t0, bm_t1;
 static smp_fn_t bm_worker;
-static const struct impl *bm_impl;
 static uint64_t bm_ops, bm_seed;
 
 struct bm_cpu {
@@ -188,13 +193,13 @@ bm_size(uint64_t x)
 	return size > 2048 ? 2048 : size;
 }
 
-static void
-bm_pair(void *arg)
+#define BM_BODY static inline __attribute__((always_inline)) void
+
+BM_BODY
+bm_pair(const struct impl *im)
 {
-	const struct impl *im = bm_impl;
 	uint64_t n = bm_ops;
 
-	(void)arg;
 	for (uint64_t i = 0; i < n; i++) {
 		void *p = im->alloc(64);
 		*(volatile uint64_t *)p = i;
@@ -203,14 +208,12 @@ bm_pair(void *arg)
 	bm_cpus[hal_cpu_id()].ops = n;
 }
 
-static void
-bm_mixed(void *arg)
+BM_BODY
+bm_mixed(const struct impl *im)
 {
-	const struct impl *im = bm_impl;
 	struct bm_cpu *c = &bm_cpus[hal_cpu_id()];
 	struct rng r;
 
-	(void)arg;
 	rng_seed(&r, bm_seed, hal_cpu_id());
 	for (uint64_t i = 0; i < bm_ops; i++) {
 		uint64_t x = rng_next(&r);
@@ -245,7 +248,7 @@ struct cr_cpu {
 
 static struct cr_cpu cr_cpus[HAL_MAX_CPUS];
 
-static uint64_t
+static inline __attribute__((always_inline)) uint64_t
 cr_drain(const struct impl *im, struct cr_cpu *from)
 {
 	uint64_t ops = 0;
@@ -260,16 +263,14 @@ cr_drain(const struct impl *im, struct cr_cpu *from)
 	return ops;
 }
 
-static void
-bm_cross(void *arg)
+BM_BODY
+bm_cross(const struct impl *im)
 {
-	const struct impl *im = bm_impl;
 	unsigned self = hal_cpu_id(), n = hal_ncpus();
 	struct cr_cpu *me = &cr_cpus[self], *prev = &cr_cpus[(self + n - 1) % n];
 	uint64_t rounds = bm_ops / (2 * CR_BATCH), made = 0, ops = 0;
 	struct rng r;
 
-	(void)arg;
 	rng_seed(&r, bm_seed, 1000 + self);
 	while (made < rounds) {
 		uint64_t before = ops;
@@ -312,11 +313,31 @@ cr_reset(void)
 	}
 }
 
+
+enum { BM_PAIR, BM_MIXED, BM_CROSS, BM_NWORK };
+
+/* Each implementation's own copy of each workload (see the top). */
+#define BM_INSTANCE(k)							\
+	static void bm_pair_##k(void *a) { (void)a; bm_pair(&impls[k]); } \
+	static void bm_mixed_##k(void *a) { (void)a; bm_mixed(&impls[k]); } \
+	static void bm_cross_##k(void *a) { (void)a; bm_cross(&impls[k]); }
+BM_INSTANCE(0)
+BM_INSTANCE(1)
+BM_INSTANCE(2)
+BM_INSTANCE(3)
+BM_INSTANCE(4)
+_Static_assert(NIMPL == 5, "one BM_INSTANCE per implementation");
+
+#define BM_FNS(k)	{ bm_pair_##k, bm_mixed_##k, bm_cross_##k }
+static const smp_fn_t bm_fns[NIMPL][BM_NWORK] = {
+	BM_FNS(0), BM_FNS(1), BM_FNS(2), BM_FNS(3), BM_FNS(4),
+};
+
 /* ------------------------------------------------------------------ */
 
 struct workload {
 	const char *name;
-	smp_fn_t fn;
+	unsigned work;	/* BM_PAIR, ... */
 	uint64_t ops;	/* per hart */
 };
 
@@ -355,15 +376,14 @@ run(const struct workload *w, unsigned runs, uint64_t *mi_rate)
 			continue;
 		for (unsigned r = 0; r < runs; r++) {
 			uint64_t ops = 0, ns;
-			bm_impl = im;
-			bm_worker = w->fn;
+			bm_worker = bm_fns[k][w->work];
 			bm_ops = w->ops;
 			cr_reset();
 			trips0 = rvmm_depot_trips();
 			smp_run(bm_phase_fn, NULL);
 			ns = bm_t1 - bm_t0;
 			for (unsigned c = 0; c < n; c++)
-				ops += w->fn == bm_cross ? cr_cpus[c].ops :
+				ops += w->work == BM_CROSS ? cr_cpus[c].ops :
 				    bm_cpus[c].ops;
 			/* Best rate: ops/ns compared by cross-multiplying. */
 			if (best_ns == 0 || (unsigned __int128)ops * best_ns >
@@ -408,9 +428,9 @@ kmain(void)
 	unsigned runs = (unsigned)bootarg_u64(args, "runs", 3);
 	char sel[128] = "";
 	struct workload wl[] = {
-		{ "kmalloc.pair", bm_pair, ops },
-		{ "kmalloc.mixed", bm_mixed, ops },
-		{ "kmalloc.cross", bm_cross, ops },
+		{ "kmalloc.pair", BM_PAIR, ops },
+		{ "kmalloc.mixed", BM_MIXED, ops },
+		{ "kmalloc.cross", BM_CROSS, ops },
 	};
 
 	smp_init();
