@@ -50,7 +50,10 @@ enum page_state {
 };
 
 /*
- * struct vm_page: one per frame, 64 bytes at most.
+ * struct vm_page: one per frame, exactly 64 bytes (1/64 of the memory it
+ * describes): a frame's entry is one cache line, and finding it from an
+ * address is a shift and a mask (kfree's path: frame number times 64)
+ * rather than a multiply.
  *
  * Field legend: (F) the region's free-list lock, (L) owning cpu with
  * interrupts off, (O) the current owner of the allocated block (the
@@ -79,11 +82,12 @@ struct vm_page {
 		} o;
 		uintptr_t word[3];
 	} pg_owner;
+	uintptr_t pg_spare;		/* pads the entry to 64 bytes */
 };
 
 #define PGF_CONTIG 0x1u		/* head of a page_alloc_contig run */
 
-_Static_assert(sizeof(struct vm_page) <= 64, "struct vm_page must stay small");
+_Static_assert(sizeof(struct vm_page) == 64, "struct vm_page is one cache line");
 
 /* A frame's state, read atomically (see page.c: it may change under us). */
 static inline enum page_state
