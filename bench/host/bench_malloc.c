@@ -16,7 +16,8 @@
  * that each keeps its own symbols and none replaces the process's malloc;
  * every implementation is called through a function pointer.  Output:
  * one JSON line per (workload, impl) as in ../shared/BENCH.md, target
- * "host", the best of `runs` runs, with the ratio to mimalloc.
+ * "host", the best of `runs` rounds (each round runs every implementation
+ * once, in turn), with the ratio to mimalloc.
  *
  * Every implementation runs its own copy of each workload's loop
  * (BM_INSTANCE): the loops are always_inline bodies instantiated once per
@@ -362,20 +363,28 @@ rvmm_depot_trips(void)
 
 static char impl_sel[128];
 
+/*
+ * One workload: `runs` rounds, each running every selected implementation
+ * once in turn, so that a slow spell of the host (other guests, a
+ * neighbour on the same core) falls on all of them alike rather than on
+ * whichever ran then; each implementation's best round is reported.
+ */
 static void
-run(const struct workload *w, unsigned runs, uint64_t *mi_rate)
+run(const struct workload *w, unsigned runs)
 {
 	unsigned n = hal_ncpus();
+	struct {
+		uint64_t ns, ops, trips;
+	} best[NIMPL] = { { 0, 0, 0 } };
+	uint64_t mi_rate = 0;
 
-	for (unsigned k = 0; k < NIMPL; k++) {
-		const struct impl *im = &impls[k];
-		uint64_t best_ns = 0, best_ops = 0, trips0, trips = 0;
-		char ctr[160];
+	for (unsigned r = 0; r < runs; r++) {
+		for (unsigned k = 0; k < NIMPL; k++) {
+			uint64_t ops = 0, ns, trips0;
 
-		if (!im->ok || !bootarg_list_matches(impl_sel, im->name))
-			continue;
-		for (unsigned r = 0; r < runs; r++) {
-			uint64_t ops = 0, ns;
+			if (!impls[k].ok ||
+			    !bootarg_list_matches(impl_sel, impls[k].name))
+				continue;
 			bm_worker = bm_fns[k][w->work];
 			bm_ops = w->ops;
 			cr_reset();
@@ -386,20 +395,27 @@ run(const struct workload *w, unsigned runs, uint64_t *mi_rate)
 				ops += w->work == BM_CROSS ? cr_cpus[c].ops :
 				    bm_cpus[c].ops;
 			/* Best rate: ops/ns compared by cross-multiplying. */
-			if (best_ns == 0 || (unsigned __int128)ops * best_ns >
-			    (unsigned __int128)best_ops * ns) {
-				best_ns = ns;
-				best_ops = ops;
-				trips = rvmm_depot_trips() - trips0;
+			if (best[k].ns == 0 || (unsigned __int128)ops *
+			    best[k].ns > (unsigned __int128)best[k].ops * ns) {
+				best[k].ns = ns;
+				best[k].ops = ops;
+				best[k].trips = rvmm_depot_trips() - trips0;
 			}
 		}
-		uint64_t rate = bench_rate(best_ops, best_ns);
-		if (k == IMPL_MIMALLOC)
-			*mi_rate = rate;
+	}
+	if (best[IMPL_MIMALLOC].ns != 0)
+		mi_rate = bench_rate(best[IMPL_MIMALLOC].ops,
+		    best[IMPL_MIMALLOC].ns);
+	for (unsigned k = 0; k < NIMPL; k++) {
+		uint64_t rate = bench_rate(best[k].ops, best[k].ns);
+		char ctr[160];
 		int len = 0;
-		if (*mi_rate != 0) {
+
+		if (best[k].ns == 0)
+			continue;
+		if (mi_rate != 0) {
 			uint64_t x = (uint64_t)((unsigned __int128)rate * 1000 /
-			    *mi_rate);
+			    mi_rate);
 			len = ksnprintf(ctr, sizeof(ctr),
 			    "\"ratio_mimalloc\":%llu.%03llu,\"runs\":%u",
 			    (unsigned long long)(x / 1000),
@@ -410,12 +426,14 @@ run(const struct workload *w, unsigned runs, uint64_t *mi_rate)
 		if (k == IMPL_RVMM)
 			ksnprintf(ctr + len, sizeof(ctr) - (size_t)len,
 			    ",\"depot_trips_per_1000\":%llu",
-			    (unsigned long long)(best_ops ?
-			    (unsigned __int128)trips * 1000 / best_ops : 0));
+			    (unsigned long long)(best[k].ops ?
+			    (unsigned __int128)best[k].trips * 1000 /
+			    best[k].ops : 0));
 		kprintf("{\"bench\":\"%s\",\"impl\":\"%s\",\"target\":\"%s\","
 		    "\"harts\":%u,\"ops\":%llu,\"ns\":%llu,\"ops_per_s\":%llu,"
-		    "%s}\n", w->name, im->name, RVMM_TARGET, n,
-		    (unsigned long long)best_ops, (unsigned long long)best_ns,
+		    "%s}\n", w->name, impls[k].name, RVMM_TARGET, n,
+		    (unsigned long long)best[k].ops,
+		    (unsigned long long)best[k].ns,
 		    (unsigned long long)rate, ctr);
 	}
 }
@@ -425,7 +443,7 @@ kmain(void)
 {
 	const char *args = hal_bootargs();
 	uint64_t ops = bootarg_u64(args, "ops", 2000000);
-	unsigned runs = (unsigned)bootarg_u64(args, "runs", 3);
+	unsigned runs = (unsigned)bootarg_u64(args, "runs", 5);
 	char sel[128] = "";
 	struct workload wl[] = {
 		{ "kmalloc.pair", BM_PAIR, ops },
@@ -446,10 +464,8 @@ kmain(void)
 	kprintf("# rvmm-bench-malloc: %u harts, %llu ops per hart, best of "
 	    "%u, VM_DEBUG_LEVEL %d\n", hal_ncpus(), (unsigned long long)ops,
 	    runs ? runs : 1, VM_DEBUG_LEVEL);
-	for (size_t i = 0; i < sizeof(wl) / sizeof(wl[0]); i++) {
-		uint64_t mi_rate = 0;
+	for (size_t i = 0; i < sizeof(wl) / sizeof(wl[0]); i++)
 		if (bootarg_list_matches(sel, wl[i].name))
-			run(&wl[i], runs ? runs : 1, &mi_rate);
-	}
+			run(&wl[i], runs ? runs : 1);
 	hal_poweroff(0);
 }
