@@ -116,19 +116,24 @@ hal_cpu_id(void)
 #endif
 
 /*
- * hal_intr_restore_ret: hal_intr_restore(state), then returns v; for fast
- * paths that restore right before returning a pointer (zone_alloc_inline).
- * A port whose restore may call a function (the host takes a deferred IPI
- * out of line) defines HAL_MD_INTR_RESTORE_RET and passes v through that
- * call, which is then a tail call: the fast path needs no stack frame to
- * keep v across it.
+ * hal_preempt_disable, hal_preempt_enable: keep the calling thread on this
+ * cpu in between (nesting), without disabling interrupts: the zone fast
+ * path's bracket (vm/zone_impl.h, "Exclusion").  rvmm's own ports never
+ * preempt kernel code, so by default they are compiler barriers only; the
+ * port of a preemptive kernel defines HAL_MD_PREEMPT and its own pair
+ * (a per-thread counter, as FreeBSD's critical_enter).
  */
-#ifndef HAL_MD_INTR_RESTORE_RET
-static inline void *
-hal_intr_restore_ret(hal_intr_t state, void *v)
+#ifndef HAL_MD_PREEMPT
+static inline void
+hal_preempt_disable(void)
 {
-	hal_intr_restore(state);
-	return v;
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static inline void
+hal_preempt_enable(void)
+{
+	__asm__ __volatile__("" ::: "memory");
 }
 #endif
 

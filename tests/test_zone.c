@@ -23,6 +23,7 @@
 #include "vm/kmalloc.h"
 #include "vm/page.h"
 #include "vm/zone.h"
+#include "vm/zone_impl.h"	/* zc_enter, zone_flush_local: the fast path's exclusion */
 
 /* The boot wires zone_init/kmalloc_init into vm_boot(); both are
    idempotent, so the tests can also stand alone. */
@@ -661,6 +662,218 @@ KTEST(zone, stress_cross_hart)
 KTEST(zone, stress_intr_off)
 {
 	zs_run(true);
+}
+
+/* ------------------------------------------------------------------ */
+/* The fast path against the flush IPI (zone_impl.h, "Exclusion").     */
+
+/* Loads this cpu's magazines of z with objects: allocs then frees. */
+static void
+zf_load_local(zone_t z, unsigned n)
+{
+	void *objs[64];
+
+	KT_ASSERT(n <= 64);
+	for (unsigned i = 0; i < n; i++) {
+		objs[i] = zone_alloc(z, 0);
+		KT_ASSERT(objs[i] != NULL);
+	}
+	for (unsigned i = 0; i < n; i++)
+		zone_free(z, objs[i]);
+}
+
+/*
+ * A flush that finds the cpu inside the fast path (zc_busy) must leave
+ * the magazines alone and say so; once the fast path is over the same
+ * flush must move them to the depot.  Run on this cpu, with the flush's
+ * body called directly as the IPI would (interrupts off).
+ */
+KTEST(zone, flush_defers_in_fast_path)
+{
+	struct zone_stats st;
+
+	zt_init();
+	size_t before = zt_free_frames();
+	zone_t z = zone_create("zt-busy", 64, 0, NULL, NULL, ZONE_NODEBUG);
+	KT_ASSERT(z != NULL);
+	zf_load_local(z, 40);
+
+	hal_intr_t is = hal_intr_disable();
+	struct zone_cpu *zc = zc_enter(z);
+	struct zone_mag *loaded = zc->zc_loaded, *prev = zc->zc_prev;
+	uint32_t rounds = zc_rounds(zc);
+	KT_EXPECT(loaded != &zone_mag_none);
+	KT_EXPECT_GT(rounds, 0);
+	KT_EXPECT(!zone_flush_local(z));
+	KT_EXPECT(zc->zc_loaded == loaded && zc->zc_prev == prev);
+	KT_EXPECT_EQ(zc_rounds(zc), rounds);
+	zc_exit(zc);
+	KT_EXPECT(zone_flush_local(z));
+	KT_EXPECT(zc->zc_loaded == &zone_mag_none);
+	KT_EXPECT(zc->zc_prev == &zone_mag_none);
+	KT_EXPECT_EQ(zc_rounds(zc), 0);
+	hal_intr_restore(is);
+
+	zone_stats(z, &st);
+	KT_EXPECT_EQ(st.flush_deferred, 1);
+	KT_EXPECT_EQ(st.objs_in_use, 0);
+	KT_EXPECT_GT(st.depot_full + st.depot_empty, 0);
+	KT_EXPECT(zone_is_valid(z));
+	KT_EXPECT_EQ(zone_destroy(z), 0);
+	KT_EXPECT_EQ(zt_free_frames(), before);
+}
+
+/*
+ * The same across cpus: cpu 1 stays inside the fast path (as if stopped
+ * between its first load and its last store) while cpu 0 calls
+ * zone_reap_all.  The flush IPI must find cpu 1 busy, and zone_reap_all
+ * must keep calling it until cpu 1 is out and has flushed: afterwards
+ * cpu 1 holds no magazine and every object is back.
+ */
+static zone_t zf_zone;
+static unsigned zf_holding;		/* (A) cpu 1 is in the fast path */
+static uint64_t zf_deferred0;
+static bool zf_seen;
+
+static void
+zf_worker(void *arg)
+{
+	(void)arg;
+	if (hal_cpu_id() == 1) {
+		zf_load_local(zf_zone, 40);
+		struct zone_cpu *zc = zc_enter(zf_zone);
+		KT_EXPECT(hal_intr_enabled());
+		ck_pr_store_uint(&zf_holding, 1);
+		uint64_t t0 = hal_time_ns();
+		while (ck_pr_load_64(&zf_zone->z_flush_deferred) ==
+		    zf_deferred0 && hal_time_ns() - t0 < 10000000000ull)
+			hal_cpu_relax();
+		zf_seen = ck_pr_load_64(&zf_zone->z_flush_deferred) !=
+		    zf_deferred0;
+		zc_exit(zc);
+	} else if (hal_cpu_id() == 0) {
+		while (ck_pr_load_uint(&zf_holding) == 0)
+			hal_cpu_relax();
+		(void)zone_reap_all(zf_zone);
+	}
+}
+
+KTEST(zone, flush_retries_busy_cpu)
+{
+	struct zone_stats st;
+
+	if (hal_ncpus() < 2) {
+		ktest_note("needs 2 harts");
+		return;
+	}
+	zt_init();
+	size_t before = zt_free_frames();
+	zf_zone = zone_create("zt-busy2", 64, 0, NULL, NULL, ZONE_NODEBUG);
+	KT_ASSERT(zf_zone != NULL);
+	zf_holding = 0;
+	zf_seen = false;
+	zf_deferred0 = ck_pr_load_64(&zf_zone->z_flush_deferred);
+	smp_run(zf_worker, NULL);
+	KT_EXPECT(zf_seen);
+	struct zone_cpu *zc1 = &zf_zone->z_cpu[1];
+	KT_EXPECT(zc1->zc_loaded == &zone_mag_none);
+	KT_EXPECT(zc1->zc_prev == &zone_mag_none);
+	zone_stats(zf_zone, &st);
+	KT_EXPECT_GT(st.flush_deferred, 0);
+	KT_EXPECT_EQ(st.objs_in_use, 0);
+	KT_EXPECT(zone_is_valid(zf_zone));
+	KT_EXPECT_EQ(zone_destroy(zf_zone), 0);
+	KT_EXPECT_EQ(zt_free_frames(), before);
+}
+
+/*
+ * Stress: every cpu but 0 allocates and frees in tight loops (cookies
+ * written and checked, a small live set) while cpu 0 flushes the zone
+ * and every zone by IPI, over and over, so that flushes land inside and
+ * around fast paths.  Afterwards nothing is lost or duplicated.
+ */
+#define ZR_LIVE 16
+static zone_t zr_zone;
+static unsigned zr_stop;		/* (A) */
+static uint64_t zr_ops[HAL_MAX_CPUS], zr_bad[HAL_MAX_CPUS];
+
+static void
+zr_worker(void *arg)
+{
+	unsigned self = hal_cpu_id();
+
+	(void)arg;
+	if (self == 0) {
+		unsigned n = (unsigned)ktest_iters(200);
+		for (unsigned i = 0; i < n; i++) {
+			if (i % 8 == 7)
+				(void)zone_reap_everything();
+			else
+				(void)zone_reap_all(zr_zone);
+		}
+		ck_pr_store_uint(&zr_stop, 1);
+		return;
+	}
+	void *live[ZR_LIVE] = { 0 };
+	struct rng r;
+	uint64_t ops = 0, bad = 0;
+
+	rng_seed(&r, ktest_seed(), self);
+	while (ck_pr_load_uint(&zr_stop) == 0) {
+		unsigned k = (unsigned)rng_below(&r, ZR_LIVE);
+		if (live[k] != NULL) {
+			if (!zt_check(live[k], 96, ((uint64_t)self << 32 | k)))
+				bad++;
+			zone_free(zr_zone, live[k]);
+			live[k] = NULL;
+		} else {
+			live[k] = zone_alloc(zr_zone, 0);
+			if (live[k] == NULL) {
+				bad++;
+				continue;
+			}
+			zt_fill(live[k], 96, ((uint64_t)self << 32 | k));
+		}
+		ops++;
+	}
+	for (unsigned k = 0; k < ZR_LIVE; k++)
+		if (live[k] != NULL)
+			zone_free(zr_zone, live[k]);
+	zr_ops[self] = ops;
+	zr_bad[self] = bad;
+}
+
+KTEST(zone, stress_flush_races)
+{
+	struct zone_stats st;
+	uint64_t ops = 0, bad = 0;
+
+	if (hal_ncpus() < 2) {
+		ktest_note("needs 2 harts");
+		return;
+	}
+	zt_init();
+	size_t before = zt_free_frames();
+	zr_zone = zone_create("zt-flush", 96, 0, NULL, NULL, ZONE_NODEBUG);
+	KT_ASSERT(zr_zone != NULL);
+	zr_stop = 0;
+	memset(zr_ops, 0, sizeof(zr_ops));
+	memset(zr_bad, 0, sizeof(zr_bad));
+	smp_run(zr_worker, NULL);
+	for (unsigned c = 0; c < hal_ncpus(); c++) {
+		ops += zr_ops[c];
+		bad += zr_bad[c];
+	}
+	KT_EXPECT_EQ(bad, 0);
+	zone_stats(zr_zone, &st);
+	KT_EXPECT_EQ(st.objs_in_use, 0);
+	KT_EXPECT_EQ(st.allocs, st.frees);
+	KT_EXPECT(zone_is_valid(zr_zone));
+	ktest_note("%u harts, %llu ops during the flushes, %llu flushes "
+	    "deferred", hal_ncpus(), (unsigned long long)ops,
+	    (unsigned long long)st.flush_deferred);
+	KT_EXPECT_EQ(zone_destroy(zr_zone), 0);
+	KT_EXPECT_EQ(zt_free_frames(), before);
 }
 
 /* ------------------------------------------------------------------ */

@@ -18,14 +18,15 @@
  *    always entirely full or entirely empty, a cpu alternating alloc and
  *    free at a magazine boundary never goes further than the swap; it
  *    reaches the depot at most once per m_size operations.  The fast path
- *    (zone_impl.h: zone_alloc_local, zone_free_local) runs with interrupts
- *    off on the cpu's own cache line: a load of one word (the fill of
- *    the loaded magazine in its low byte, the count of fast hits above),
- *    a compare, the object's load or store, and an add and a store of
- *    the word, which also counts the operation.  No atomic, no lock, no
- *    shared line, and no stack frame: everything rare (the misses,
- *    zone_alloc_miss and zone_free_miss; the host's deferred IPI) is
- *    reached by a tail call.  It works on a "fast view" of the loaded
+ *    (zone_impl.h: zone_alloc_local, zone_free_local) runs on the cpu's
+ *    own cache line between zc_enter and zc_exit, two byte stores that
+ *    close the line to the cpu's flush IPI ("Exclusion" in zone_impl.h)
+ *    without masking interrupts: a load of one word (the fill of the
+ *    loaded magazine in its low byte, the count of fast hits above), a
+ *    compare, the object's load or store, and an add and a store of the
+ *    word, which also counts the operation.  No atomic, no lock, no CSR
+ *    access, no shared line, and no stack frame: the misses
+ *    (zone_alloc_slow, zone_free_slow) are tail calls.  It works on a "fast view" of the loaded
  *    magazine kept in that line (objs, rounds, size); a zone that must
  *    not take the fast path (no magazines, debug checks, failure
  *    injection) keeps every view at 0 of 0 rounds, so the inline code
@@ -95,16 +96,19 @@
  *    page_alloc(), smp_call(), a constructor or a destructor runs under a
  *    zone lock (except the destructors of reclaim drains, under the list
  *    lock only).  The per-cpu layer has no lock: only its own cpu touches
- *    it, with interrupts off, or that cpu's flush IPI (which interrupts
- *    off exclude).  Slow paths drop the per-cpu state (turn interrupts
- *    back on) before anything that may allocate, and re-read it after,
- *    because an allocation may drain caches by IPI, which the waiting cpu
- *    serves itself.
+ *    it, or that cpu's flush IPI.  The slow paths keep the IPI out with
+ *    interrupts off; the fast path with zc_busy, which the IPI honours by
+ *    leaving the zone_cpu alone and reporting a miss, so that the sender
+ *    calls again (zone_flush_cpus).  Slow paths drop the per-cpu state
+ *    (turn interrupts back on) before anything that may allocate, and
+ *    re-read it after, because an allocation may drain caches by IPI,
+ *    which the waiting cpu serves itself.
  *
  * 6. Reclaim.  zone_reap_everything() is the page allocator's reclaim
  *    hook.  One smp_call() asks every cpu to flush its own magazines of
- *    every zone into the depots (zone_flush_all_ipi: the cpu moves its
- *    loaded and previous magazines, partial ones to the full list); then,
+ *    every zone into the depots (zone_flush_ipi: the cpu moves its loaded
+ *    and previous magazines, partial ones to the full list; a cpu caught
+ *    inside a fast path is asked again, see 5); then,
  *    under zone_list_lock, every depot is emptied into the slab layer
  *    (destructors run), the magazines are freed, every empty slab is
  *    freed, and last the magazine and slab-header zones give their empty
@@ -974,20 +978,6 @@ zone_free_slow(struct zone *z, void *obj)
 }
 
 void *
-zone_alloc_miss(struct zone *z, unsigned flags, hal_intr_t is)
-{
-	hal_intr_restore(is);
-	return zone_alloc_slow(z, flags);
-}
-
-void
-zone_free_miss(struct zone *z, void *obj, hal_intr_t is)
-{
-	hal_intr_restore(is);
-	zone_free_slow(z, obj);
-}
-
-void *
 zone_alloc(zone_t z, unsigned flags)
 {
 	return zone_alloc_inline(z, flags);
@@ -1008,17 +998,23 @@ zone_free(zone_t z, void *obj)
 
 /*
  * zone_flush_local: moves this cpu's magazines of z into the depot.
+ * Returns false, and does nothing, if the flush interrupted this cpu in
+ * z's inline fast path (zc_busy, zone_impl.h "Exclusion").
  * => interrupts off (an IPI handler, or the cpu itself).
  */
-static void
+bool
 zone_flush_local(struct zone *z)
 {
 	struct zone_cpu *zc = &z->z_cpu[hal_cpu_id()];
 
 	VM_ASSERT(!hal_intr_enabled());
+	if (ck_pr_load_8(&zc->zc_busy) != 0) {
+		ck_pr_inc_64(&z->z_flush_deferred);
+		return false;
+	}
 	zc_writeback(zc);
 	if (zc->zc_loaded == &zone_mag_none && zc->zc_prev == &zone_mag_none)
-		return;
+		return true;
 	depot_lock(z);
 	if (zc->zc_loaded != &zone_mag_none)
 		depot_push_locked(z, zc->zc_loaded);
@@ -1027,24 +1023,34 @@ zone_flush_local(struct zone *z)
 	depot_unlock(z);
 	zc->zc_loaded = &zone_mag_none;
 	zc->zc_prev = &zone_mag_none;
+	return true;
 }
+
+/* A flush of one zone (rq_zone) or of all (NULL) on a set of cpus; each
+   cpu that could not flush everything sets its rq_missed byte. */
+struct zone_flush_req {
+	struct zone *rq_zone;
+	uint8_t rq_missed[HAL_MAX_CPUS];
+};
 
 static void
 zone_flush_ipi(void *arg)
 {
-	zone_flush_local(arg);
-}
-
-static void
-zone_flush_all_ipi(void *arg)
-{
+	struct zone_flush_req *rq = arg;
+	bool done = true;
 	struct zone *z;
 
-	(void)arg;
-	zone_list_lock_acquire();
-	CK_LIST_FOREACH(z, &zone_list, z_link)
-		zone_flush_local(z);
-	zone_list_lock_release();
+	if (rq->rq_zone != NULL) {
+		done = zone_flush_local(rq->rq_zone);
+	} else {
+		zone_list_lock_acquire();
+		CK_LIST_FOREACH(z, &zone_list, z_link)
+			if (!zone_flush_local(z))
+				done = false;
+		zone_list_lock_release();
+	}
+	if (!done)
+		ck_pr_store_8(&rq->rq_missed[hal_cpu_id()], 1);
 }
 
 static void
@@ -1053,6 +1059,36 @@ all_cpus(hal_cpuset_t *set)
 	hal_cpuset_clear(set);
 	for (unsigned i = 0; i < hal_ncpus(); i++)
 		hal_cpuset_add(set, i);
+}
+
+/*
+ * zone_flush_cpus: every cpu moves its magazines of z (NULL: of every
+ * zone) to the depots.  A cpu that was in a fast path when the IPI came
+ * is called again until it has flushed; each fast path is a few
+ * instructions long, so a retry almost always succeeds.
+ * => thread context, interrupts enabled, no zone lock held.
+ */
+static void
+zone_flush_cpus(struct zone *z)
+{
+	struct zone_flush_req rq;
+	hal_cpuset_t todo;
+	bool again;
+
+	rq.rq_zone = z;
+	all_cpus(&todo);
+	do {
+		memset(rq.rq_missed, 0, sizeof(rq.rq_missed));
+		smp_call(&todo, zone_flush_ipi, &rq);
+		hal_cpuset_clear(&todo);
+		again = false;
+		for (unsigned c = 0; c < hal_ncpus(); c++) {
+			if (ck_pr_load_8(&rq.rq_missed[c]) != 0) {
+				hal_cpuset_add(&todo, c);
+				again = true;
+			}
+		}
+	} while (again);
 }
 
 /* Empties the whole depot into the slab layer.  => no zone lock held. */
@@ -1105,25 +1141,20 @@ zone_reap(zone_t z)
 size_t
 zone_reap_all(zone_t z)
 {
-	hal_cpuset_t all;
-
-	all_cpus(&all);
-	smp_call(&all, zone_flush_ipi, z);
+	zone_flush_cpus(z);
 	return depot_drain(z) + slab_reap(z, 0);
 }
 
 size_t
 zone_reap_everything(void)
 {
-	hal_cpuset_t all;
 	struct zone *z;
 	size_t frames = 0;
 	hal_intr_t is;
 
 	if (!ck_pr_load_8((uint8_t *)&zone_ready))
 		return 0;
-	all_cpus(&all);
-	smp_call(&all, zone_flush_all_ipi, NULL);
+	zone_flush_cpus(NULL);
 	is = hal_intr_disable();
 	zone_list_lock_acquire();
 	CK_LIST_FOREACH(z, &zone_list, z_link) {

@@ -27,7 +27,9 @@
  *     IPI or other interrupt handler (they may call the page allocator,
  *     which may cross-call other cpus, and a zone's reclaim runs its
  *     per-cpu flush as an IPI).  They must not be called from a zone's own
- *     constructor or destructor.
+ *     constructor or destructor.  They keep the calling thread on its
+ *     cpu themselves (hal_preempt_disable) and do not mask interrupts on
+ *     their common path.
  *   - zone_create(), zone_destroy(), zone_reap(), zone_reap_all(),
  *     zone_set_magazines() run in thread context with interrupts enabled
  *     (some cross-call every cpu), with no zone or page lock held.
@@ -190,6 +192,8 @@ struct zone_stats {
 	uint64_t resizes;	/* magazine size increases */
 	uint64_t failures;	/* zone_alloc returned NULL */
 	uint64_t injected;	/* of those, by failure injection */
+	uint64_t flush_deferred;	/* flush IPIs that found a cpu in the
+					   fast path and were sent again */
 };
 
 /* Per cpu statistics. */

@@ -283,6 +283,7 @@ zone_stats(zone_t z, struct zone_stats *out)
 	out->waste = out->mem_held - out->slabs * z->z_slab_objs * z->z_size;
 	out->failures = ck_pr_load_64(&z->z_failures);
 	out->injected = ck_pr_load_64(&z->z_injected);
+	out->flush_deferred = ck_pr_load_64(&z->z_flush_deferred);
 }
 
 void

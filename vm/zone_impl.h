@@ -1,12 +1,13 @@
 /*
  * zone_impl.h: private layout of the zone allocator (see the theory comment
- * of vm/zone.c).  Only vm/zone*.c and vm/kmalloc.c include this.
+ * of vm/zone.c).  Only vm/zone*.c and vm/kmalloc.c include this, and the
+ * zone tests (white-box checks of the fast path's exclusion).
  *
  * Layers, top down.  An allocation tries each in turn; a free goes down
  * only as far as it must.
  *
  *	1. per-cpu magazines	z_cpu[cpu]: a loaded and a previous magazine
- *				(interrupts off, no lock, own cache line)
+ *				(no lock, own cache line; see Exclusion)
  *	2. depot		z_depot: full and empty magazines (depot lock)
  *	3. slabs		z_slab: partial/full/empty slabs (slab lock)
  *	4. pages		page_alloc/page_free (vm/page.h)
@@ -40,9 +41,10 @@
  *	(G) zone_list_lock
  *	(D) z_depot.d_lock
  *	(S) z_slab.sl_lock
- *	(L) the owning cpu, interrupts off (or that cpu's flush IPI)
+ *	(L) the owning cpu, with interrupts off or inside zc_enter/zc_exit
+ *	    (or that cpu's flush IPI, outside zc_enter/zc_exit)
  *	(W) written by the owning cpu with stat_inc, read by anyone
- *	(Q) written by the owning cpu (ck_pr stores, interrupts off), read by
+ *	(Q) written by the owning cpu (ck_pr stores, as (L)), read by
  *	    anyone with ck_pr loads inside zc_seq (zone_cpu_stats)
  *
  * Invariants (checked by zone_is_valid(); "mag" is any magazine):
@@ -203,6 +205,22 @@ extern struct zone_mag zone_mag_none;
  * alloc/free pair in a loop, never folds.)  Beyond that the hits field
  * wraps (the allocator itself is unaffected; only the counts are off).
  */
+/*
+ * Exclusion.  Only the owning cpu touches its zone_cpu, and its flush IPI
+ * (zone.c, zone_flush_local), which moves the magazines to the depot.
+ * The slow paths keep the IPI out by disabling interrupts.  The inline
+ * fast path does not: it raises zc_busy (zc_enter) before its first
+ * load and drops it (zc_exit) after its last store, with compiler
+ * barriers on both sides.  A flush IPI that interrupts the cpu between
+ * the two finds zc_busy set, leaves this zone_cpu alone and reports a
+ * miss, and the sender calls that cpu again (zone_flush_cpus): the flush
+ * happens at the next try, after the fast path has finished.  The IPI
+ * runs on the same cpu as the code it interrupts, so program order is
+ * all the ordering needed: plain stores, no fence, no atomic and no CSR
+ * access on the fast path.  The cpu must not change under the fast path
+ * (hal_preempt_disable: a no-op in rvmm's ports, whose kernel code is
+ * never preempted).
+ */
 #define ZC_ROUNDS_BITS 8
 #define ZC_ROUNDS_MASK ((1u << ZC_ROUNDS_BITS) - 1)
 #define ZC_ALLOC_HIT (((uint64_t)1 << ZC_ROUNDS_BITS) - 1)
@@ -214,7 +232,11 @@ struct zone_cpu {
 	void **zc_objs;			/* (L) zc_loaded->m_objs, fast view */
 	uint64_t zc_fast;		/* (Q) fill of loaded, fast view, and
 					   fast hits: see Counting above */
-	uint32_t zc_size;		/* (L) capacity of loaded, fast view */
+	uint8_t zc_size;		/* (L) capacity of loaded, fast view
+					   (at most ZONE_MAG_MAX_ROUNDS) */
+	uint8_t zc_busy;		/* (L) nonzero while the owner is in
+					   the inline fast path: see
+					   Exclusion above */
 	ck_sequence_t zc_seq;		/* (Q) odd during a slow change of
 					   zc_fast (ck_sequence write side) */
 	struct zone_mag *zc_loaded;	/* (L) */
@@ -234,6 +256,8 @@ struct zone_cpu {
 	uint64_t zc_free_slab;		/* (W) frees that went to the slab layer */
 } __attribute__((aligned(2 * HAL_CACHE_LINE)));	/* adjacent-line prefetch
 							   pairs lines */
+_Static_assert(sizeof(struct zone_cpu) == 2 * HAL_CACHE_LINE,
+    "struct zone_cpu is one pair of lines");
 
 /* The rounds field of a fast word. */
 static inline uint32_t
@@ -369,14 +393,15 @@ struct zone {
 	unsigned z_fail_count;		/* (A) */
 	uint64_t z_failures;		/* (A) */
 	uint64_t z_injected;		/* (A) */
+	uint64_t z_flush_deferred;	/* (A) flush IPIs that found a cpu in
+					   the fast path (zc_busy) */
 
 	CK_LIST_ENTRY(zone) z_link;	/* (G) */
 
 	struct zone_depot z_depot;
 	struct zone_slab_layer z_slab;
 
-	/* Per cpu, last, a pair of lines each (cpu c's only, interrupts
-	   off). */
+	/* Per cpu, last, a pair of lines each (cpu c's only: (L)). */
 	struct zone_cpu z_cpu[] __attribute__((aligned(2 * HAL_CACHE_LINE)));
 };
 
@@ -444,7 +469,7 @@ zone_cpu_local(struct zone *z)
  * zone_swap_local: Bonwick's exchange of the loaded and the previous
  * magazine, on the fast view: loaded is empty (want_full) or full, prev is
  * the opposite.  Returns false if the view is off or prev does not fit.
- * => interrupts off.
+ * => as zone_alloc_local.
  */
 static inline bool
 zone_swap_local(struct zone_cpu *zc, bool want_full)
@@ -473,14 +498,14 @@ zone_swap_local(struct zone_cpu *zc, bool want_full)
 /*
  * zone_alloc_local: pops an object from this cpu's loaded magazine
  * through the fast view into *objp.
- * => interrupts off.  Returns false if both magazines are empty (or the
- *    view is off).  (Not NULL for a miss: then the caller's hit path would
- *    test the object it got.)
+ * => zc is this cpu's, between zc_enter and zc_exit (or interrupts off).
+ *    Returns false if both magazines are empty (or the view is off).
+ *    (Not NULL for a miss: then the caller's hit path would test the
+ *    object it got.)
  */
 static inline bool
-zone_alloc_local(struct zone *z, void **objp)
+zone_alloc_local(struct zone_cpu *zc, void **objp)
 {
-	struct zone_cpu *zc = zone_cpu_local(z);
 	uint64_t w = ck_pr_load_64(&zc->zc_fast);
 	uintptr_t r = zc_rounds_of(w);	/* (wide: objs[r - 1] folds the -1) */
 
@@ -498,12 +523,12 @@ zone_alloc_local(struct zone *z, void **objp)
 /*
  * zone_free_local: pushes obj onto this cpu's loaded magazine through the
  * fast view.
- * => interrupts off.  Returns false if it is full (or the view is off).
+ * => as zone_alloc_local.  Returns false if it is full (or the view is
+ *    off).
  */
 static inline bool
-zone_free_local(struct zone *z, void *obj)
+zone_free_local(struct zone_cpu *zc, void *obj)
 {
-	struct zone_cpu *zc = zone_cpu_local(z);
 	uint64_t w = ck_pr_load_64(&zc->zc_fast);
 	uint32_t r = zc_rounds_of(w);
 
@@ -520,26 +545,50 @@ zone_free_local(struct zone *z, void *obj)
 
 void *zone_alloc_slow(struct zone *z, unsigned flags);
 void zone_free_slow(struct zone *z, void *obj);
-/* The inline paths' misses: restore `is` (interrupts still off from the
-   inline path), then the slow path.  Out of line, so that the inline
-   paths end in tail calls only and need no stack frame. */
-void *zone_alloc_miss(struct zone *z, unsigned flags, hal_intr_t is);
-void zone_free_miss(struct zone *z, void *obj, hal_intr_t is);
+
+/* zone_flush_local: this cpu's magazines of z to the depot; false (and
+   nothing done) inside z's fast path.  => interrupts off.  (zone.c; the
+   flush IPI's body, called directly by tests.) */
+bool zone_flush_local(struct zone *z);
+
+/* zc_enter: this cpu's zone_cpu of z, closed to its flush IPI until
+   zc_exit (see Exclusion). */
+static inline struct zone_cpu *
+zc_enter(struct zone *z)
+{
+	struct zone_cpu *zc;
+
+	hal_preempt_disable();
+	zc = zone_cpu_local(z);
+	ck_pr_store_8(&zc->zc_busy, 1);
+	ck_pr_barrier();
+	return zc;
+}
+
+static inline void
+zc_exit(struct zone_cpu *zc)
+{
+	ck_pr_barrier();
+	ck_pr_store_8(&zc->zc_busy, 0);
+	hal_preempt_enable();
+}
 
 /*
  * zone_alloc_inline: zone_alloc for callers that include this header.
  * A zone with ZF_SLOW bits keeps its fast views off, so it always
- * reaches zone_alloc_slow.
+ * reaches zone_alloc_slow.  The miss is a tail call, so the hit path
+ * needs no stack frame.
  */
 static inline void *
 zone_alloc_inline(struct zone *z, unsigned flags)
 {
 	if (__builtin_expect(flags == 0, 1)) {
-		hal_intr_t s = hal_intr_disable();
+		struct zone_cpu *zc = zc_enter(z);
 		void *obj;
-		if (__builtin_expect(zone_alloc_local(z, &obj), 1))
-			return hal_intr_restore_ret(s, obj);
-		return zone_alloc_miss(z, flags, s);
+		bool hit = zone_alloc_local(zc, &obj);
+		zc_exit(zc);
+		if (__builtin_expect(hit, 1))
+			return obj;
 	}
 	return zone_alloc_slow(z, flags);
 }
@@ -551,13 +600,12 @@ zone_alloc_inline(struct zone *z, unsigned flags)
 static inline void
 zone_free_inline(struct zone *z, void *obj)
 {
-	hal_intr_t s = hal_intr_disable();
+	struct zone_cpu *zc = zc_enter(z);
+	bool hit = zone_free_local(zc, obj);
 
-	if (__builtin_expect(zone_free_local(z, obj), 1)) {
-		hal_intr_restore(s);
-		return;
-	}
-	zone_free_miss(z, obj, s);
+	zc_exit(zc);
+	if (__builtin_expect(!hit, 0))
+		zone_free_slow(z, obj);
 }
 
 /* ------------------------------------------------------------------ */

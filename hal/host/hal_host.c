@@ -144,13 +144,6 @@ hal_host_intr_pending(void)
 		host_take_interrupts();
 }
 
-void *
-hal_host_intr_pending_ret(void *v)
-{
-	hal_host_intr_pending();
-	return v;
-}
-
 void
 hal_cpu_relax(void)
 {

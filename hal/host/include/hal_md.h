@@ -21,10 +21,8 @@
 extern HAL_HOST_TLS struct hal_cpu *hal_host_self;
 extern HAL_HOST_TLS unsigned hal_host_cpu_id;	/* hal_host_self->id */
 extern HAL_HOST_TLS volatile sig_atomic_t hal_host_intr_on;
-/* Takes IPIs that arrived while interrupts were off.  Out of line; the
-   _ret flavour returns v (hal_intr_restore_ret). */
+/* Takes IPIs that arrived while interrupts were off.  Out of line. */
 void hal_host_intr_pending(void);
-void *hal_host_intr_pending_ret(void *v);
 /* Nonzero when an IPI is pending for this thread's cpu. */
 extern HAL_HOST_TLS volatile sig_atomic_t hal_host_ipi_waiting;
 
@@ -61,20 +59,6 @@ hal_intr_restore(hal_intr_t state)
 		if (__builtin_expect(hal_host_ipi_waiting != 0, 0))
 			hal_host_intr_pending();
 	}
-}
-
-#define HAL_MD_INTR_RESTORE_RET 1
-static inline void *
-hal_intr_restore_ret(hal_intr_t state, void *v)
-{
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (__builtin_expect(state != 0, 1)) {
-		hal_host_intr_on = 1;
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		if (__builtin_expect(hal_host_ipi_waiting != 0, 0))
-			return hal_host_intr_pending_ret(v);
-	}
-	return v;
 }
 
 static inline bool
