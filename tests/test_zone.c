@@ -402,7 +402,7 @@ KTEST(zone, failure_injection)
 /* Exact statistics through the fast path.                             */
 
 /*
- * The fast path counts in the word it writes (zone_impl.h, "Counting"):
+ * Every layer counts each alloc and free once (zone_impl.h, "Counting"):
  * a random live set of up to ZX_LIVE objects on a zone without debug
  * crosses every path (hits, swaps, depot trades, refills, slab frees,
  * flushes by IPI, magazines off and on), and after every operation this

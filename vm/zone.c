@@ -21,18 +21,17 @@
  *    (zone_impl.h: zone_alloc_local, zone_free_local) runs on the cpu's
  *    own cache line between zc_enter and zc_exit, two byte stores that
  *    close the line to the cpu's flush IPI ("Exclusion" in zone_impl.h)
- *    without masking interrupts: a load of one word (the fill of the
- *    loaded magazine in its low byte, the count of fast hits above), a
- *    compare, the object's load or store, and an add and a store of the
- *    word, which also counts the operation.  No atomic, no lock, no CSR
+ *    without masking interrupts: a load of the stack-top pointer, a
+ *    compare with the bound, the object's load or store, a store of the
+ *    moved pointer, and one counter bumped.  No atomic, no lock, no CSR
  *    access, no shared line, and no stack frame: the misses
- *    (zone_alloc_slow, zone_free_slow) are tail calls.  It works on a "fast view" of the loaded
- *    magazine kept in that line (objs, rounds, size); a zone that must
- *    not take the fast path (no magazines, debug checks, failure
- *    injection) keeps every view at 0 of 0 rounds, so the inline code
- *    misses without testing any flag, and the slow paths switch the
- *    view off (zc_writeback) before they touch the magazines and back on
- *    (zc_publish) after.  An empty cpu slot holds &zone_mag_none (0 of 0
+ *    (zone_alloc_slow, zone_free_slow) are tail calls.  It works on a
+ *    "fast view" of the loaded magazine kept in that line (top, lo, hi
+ *    pointers); a zone that must not take the fast path (no magazines,
+ *    debug checks, failure injection) keeps every view NULL, so the
+ *    inline code misses without testing any flag, and the slow paths
+ *    switch the view off (zc_writeback) before they touch the magazines
+ *    and back on (zc_publish) after.  An empty cpu slot holds &zone_mag_none (0 of 0
  *    rounds), so nothing needs a NULL test.  A free on another cpu than
  *    the allocating one simply lands in the freeing cpu's magazine:
  *    objects migrate between cpus by whole magazines through the depot.

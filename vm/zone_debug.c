@@ -188,24 +188,10 @@ void
 zone_cpu_stats(zone_t z, unsigned cpu, struct zone_cpu_stats *out)
 {
 	const struct zone_cpu *zc = &z->z_cpu[cpu];
-	uint64_t w, base, allocs, frees;
-	unsigned v;
 
 	VM_ASSERT(cpu < z->z_ncpus);
-	/* One consistent cut of the fast word and what was folded (see
-	   "Counting" at struct zone_cpu): fast hits since the last fold
-	   split by rounds - zc_base == frees - allocs. */
-	do {
-		v = ck_sequence_read_begin(&zc->zc_seq);
-		w = stat_read(&zc->zc_fast);
-		base = stat_read(&zc->zc_base);
-		allocs = stat_read(&zc->zc_allocs);
-		frees = stat_read(&zc->zc_frees);
-	} while (ck_sequence_read_retry(&zc->zc_seq, v));
-	uint64_t hits = w >> ZC_ROUNDS_BITS;
-	uint64_t net = zc_rounds_of(w) - base;
-	out->allocs = allocs + (hits - net) / 2;
-	out->frees = frees + (hits + net) / 2;
+	out->allocs = stat_read(&zc->zc_allocs);
+	out->frees = stat_read(&zc->zc_frees);
 	out->alloc_misses = stat_read(&zc->zc_alloc_misses);
 	out->free_misses = stat_read(&zc->zc_free_misses);
 	out->depot_gets = stat_read(&zc->zc_depot_gets);
@@ -363,15 +349,15 @@ zone_is_valid(zone_t z)
 		ZV_CHECK(zone_mag_is_valid(z, p, debug));
 		ZV_CHECK(p == &zone_mag_none || p->m_rounds == 0 ||
 		    p->m_rounds == p->m_size);
-		if (zc->zc_size != 0) {
+		if (zc->zc_lo != NULL) {
 			ZV_CHECK(!(ck_pr_load_uint(&z->z_flags) & ZF_SLOW));
-			ZV_CHECK(zc->zc_objs == zc->zc_loaded->m_objs);
-			ZV_CHECK(zc->zc_size == zc->zc_loaded->m_size);
-			ZV_CHECK(zc_rounds(zc) <= zc->zc_size);
+			ZV_CHECK(zc->zc_lo == zc->zc_loaded->m_objs);
+			ZV_CHECK(zc->zc_hi == zc->zc_lo + zc->zc_loaded->m_size);
+			ZV_CHECK(zc->zc_top >= zc->zc_lo &&
+			    zc->zc_top <= zc->zc_hi);
 			cached += zc_rounds(zc);
 		} else {
-			ZV_CHECK(stat_read(&zc->zc_fast) == 0);
-			ZV_CHECK(stat_read(&zc->zc_base) == 0);
+			ZV_CHECK(zc->zc_top == NULL && zc->zc_hi == NULL);
 			cached += zc->zc_loaded->m_rounds;
 		}
 		cached += p->m_rounds;

@@ -43,21 +43,16 @@
  *	(S) z_slab.sl_lock
  *	(L) the owning cpu, with interrupts off or inside zc_enter/zc_exit
  *	    (or that cpu's flush IPI, outside zc_enter/zc_exit)
- *	(W) written by the owning cpu with stat_inc, read by anyone
- *	(Q) written by the owning cpu (ck_pr stores, as (L)), read by
- *	    anyone with ck_pr loads inside zc_seq (zone_cpu_stats)
+ *	(W) written by the owning cpu with stat_inc (lib/stat.h), read by
+ *	    anyone
  *
  * Invariants (checked by zone_is_valid(); "mag" is any magazine):
  *	0 <= mag->m_rounds <= mag->m_size
  *	z_cpu[c].zc_prev is &zone_mag_none, or empty (m_rounds == 0), or full
  *	    (m_rounds == m_size)
- *	fast view on (zc_size != 0) => z_flags has no ZF_SLOW bit,
- *	    zc_objs == zc_loaded->m_objs, zc_size == zc_loaded->m_size,
- *	    0 <= rounds(zc_fast) <= zc_size; off => zc_fast == zc_size == 0
- *	    and zc_base == 0 (no fast hits since the last fold)
- *	rounds(zc_fast) - zc_base == fast frees - fast allocs since the last
- *	    fold, hits(zc_fast) == fast frees + fast allocs since it (mod 2^64,
- *	    see "Counting" at struct zone_cpu)
+ *	fast view on (zc_lo != NULL) => z_flags has no ZF_SLOW bit,
+ *	    zc_lo == zc_loaded->m_objs, zc_hi == zc_lo + zc_loaded->m_size,
+ *	    zc_lo <= zc_top <= zc_hi; off => zc_top == zc_lo == zc_hi == NULL
  *	every magazine on d_full has m_rounds > 0 (== m_size except for the
  *	    partial magazines a flush put there); every one on d_empty has 0
  *	d_nfull == length(d_full), d_nempty == length(d_empty)
@@ -80,7 +75,6 @@
 
 #include <ck_pr.h>
 #include <ck_queue.h>
-#include <ck_sequence.h>
 #include <ck_spinlock.h>
 
 #include "hal/hal.h"
@@ -163,47 +157,30 @@ extern struct zone_mag zone_mag_none;
  * One cpu's share of a zone: the hot line (first) and its counters.
  *
  * Fast view.  While the zone may use the inline fast path (no ZF_SLOW
- * bit), zc_objs/zc_size and the rounds field of zc_fast mirror the loaded
- * magazine, and that field, not m_rounds, is its fill: the fast path
- * touches this line and the magazine's slot, nothing else.  Otherwise
- * (and whenever a slow path or a flush works on the magazines) the fast
- * view is all zero, so the inline paths miss, and m_rounds is
- * authoritative.  zc_writeback() and zc_publish() switch between the two.
+ * bit), zc_lo and zc_hi bound the loaded magazine's slots (m_objs and
+ * m_objs + m_size) and zc_top points past its last round: that pointer,
+ * not m_rounds, is its fill, and the fast path touches this line and the
+ * magazine's slot, nothing else.  Otherwise (and whenever a slow path or
+ * a flush works on the magazines) the three are NULL, so the inline
+ * paths miss (top == lo: nothing to take; top == hi: no room) without
+ * testing a flag, and m_rounds is authoritative.  zc_writeback() and
+ * zc_publish() switch between the two.
  *
- * Counting.  The fast path keeps its statistics in the word it writes
- * anyway: zc_fast = rounds | hits << ZC_ROUNDS_BITS, where rounds (at
- * most ZONE_MAG_MAX_ROUNDS, so it never carries into hits) is the fill
- * of the fast view and hits counts fast-path allocs plus frees.  An
- * alloc hit adds ZC_ALLOC_HIT = (1 << ZC_ROUNDS_BITS) - 1 (hits + 1,
- * rounds - 1), a free hit ZC_FREE_HIT = (1 << ZC_ROUNDS_BITS) + 1: one
- * load, one add and one store per operation, no separate counter.  The
- * split comes back from the rounds field: only fast hits and the slow
- * code below change it, and the slow code adds each change it makes to
- * zc_base, so at every instant
+ * Why a pointer and not a count.  The stack top is the one value each
+ * operation reads and writes back, so consecutive operations form a
+ * chain through it.  As a pointer, a pop is `t = top; top = t - 1;
+ * return t[-1]` and a push `*top = obj; top += 1`; with an index the slot
+ * address also needs the array base, a second load.  On the host the
+ * pointer form runs an alloc/free pair in well under half the time of
+ * the index form (bench/host/bench_malloc.c, kmalloc.pair).
  *
- *	rounds - zc_base == F - A  and  hits == F + A	(mod 2^64)
- *
- * with A, F the fast allocs and frees since the last fold, hence
- * A = (hits - (rounds - zc_base)) / 2 and F = (hits + (rounds -
- * zc_base)) / 2.  The slow changes: zone_swap_local (rounds becomes the
- * other magazine's, zc_base moves by as much), zc_publish (view on:
- * rounds = zc_base = m_rounds) and zc_writeback, which also folds: it
- * adds A and F to zc_allocs and zc_frees and zeroes the word and zc_base.
- * zc_allocs and zc_frees thus hold every alloc and free up to the last
- * fold plus those the slow paths served themselves (stat_inc).  Each
- * slow change is one zc_seq write section, so a reader (zone_cpu_stats)
- * that loads zc_fast, zc_base, zc_allocs and zc_frees inside a read
- * section gets a consistent cut: the counts of this cpu's operations at
- * the instant it loaded zc_fast, exact, give or take a slow-path
- * operation in flight (counted by its stat_inc before or after that
- * instant), as every other counter.
- *
- * Width: hits has 64 - ZC_ROUNDS_BITS = 56 bits and restarts at every
- * fold, so the counts are exact while a cpu makes fewer than 2^56 fast
- * hits in one zone between two of its slow paths there: over 7 years at
- * 300 M hits/s, non-stop.  (A workload that never misses, such as one
- * alloc/free pair in a loop, never folds.)  Beyond that the hits field
- * wraps (the allocator itself is unaffected; only the counts are off).
+ * Counting.  zc_allocs and zc_frees count every zone_alloc that returned
+ * an object and every zone_free on this cpu, whichever layer served it:
+ * the fast path and the slow paths alike with stat_inc.  Only this cpu writes them, each is one
+ * word, and each only grows, so a reader on another cpu (zone_cpu_stats)
+ * loads them without a lock and never sees either go backwards; the two
+ * are not a consistent pair (an operation in flight may be counted in
+ * one read and not in another), as every other counter.
  */
 /*
  * Exclusion.  Only the owning cpu touches its zone_cpu, and its flush IPI
@@ -221,32 +198,22 @@ extern struct zone_mag zone_mag_none;
  * (hal_preempt_disable: a no-op in rvmm's ports, whose kernel code is
  * never preempted).
  */
-#define ZC_ROUNDS_BITS 8
-#define ZC_ROUNDS_MASK ((1u << ZC_ROUNDS_BITS) - 1)
-#define ZC_ALLOC_HIT (((uint64_t)1 << ZC_ROUNDS_BITS) - 1)
-#define ZC_FREE_HIT (((uint64_t)1 << ZC_ROUNDS_BITS) + 1)
-_Static_assert(ZONE_MAG_MAX_ROUNDS <= ZC_ROUNDS_MASK,
-    "a magazine's rounds must fit in the rounds field of zc_fast");
-
 struct zone_cpu {
-	void **zc_objs;			/* (L) zc_loaded->m_objs, fast view */
-	uint64_t zc_fast;		/* (Q) fill of loaded, fast view, and
-					   fast hits: see Counting above */
-	uint8_t zc_size;		/* (L) capacity of loaded, fast view
-					   (at most ZONE_MAG_MAX_ROUNDS) */
+	void **zc_top;			/* (L) next free slot of loaded, fast
+					   view (NULL: off) */
+	void **zc_lo;			/* (L) zc_loaded->m_objs, fast view */
+	void **zc_hi;			/* (L) zc_lo + m_size, fast view */
+	uint64_t zc_allocs;		/* (W) zone_alloc calls that returned
+					   an object (see Counting) */
+	uint64_t zc_frees;		/* (W) zone_free calls, likewise */
+	struct zone_mag *zc_loaded;	/* (L) */
+	struct zone_mag *zc_prev;	/* (L) */
 	uint8_t zc_busy;		/* (L) nonzero while the owner is in
 					   the inline fast path: see
 					   Exclusion above */
-	ck_sequence_t zc_seq;		/* (Q) odd during a slow change of
-					   zc_fast (ck_sequence write side) */
-	struct zone_mag *zc_loaded;	/* (L) */
-	struct zone_mag *zc_prev;	/* (L) */
-	uint64_t zc_base;		/* (Q) rounds - (fast frees - fast
-					   allocs) since the last fold */
-	uint64_t zc_allocs;		/* (Q) zone_alloc calls that returned,
-					   up to the last fold (see above) */
-	uint64_t zc_frees;		/* (Q) zone_free calls, likewise */
-	uint64_t zc_alloc_misses;	/* (W) both magazines empty */
+	/* Second line: the slow paths' counters. */
+	uint64_t zc_alloc_misses __attribute__((aligned(HAL_CACHE_LINE)));
+					/* (W) both magazines empty */
 	uint64_t zc_free_misses;	/* (W) both magazines full */
 	uint64_t zc_depot_gets;		/* (W) full magazines from the depot */
 	uint64_t zc_depot_puts;		/* (W) full magazines to the depot */
@@ -259,43 +226,34 @@ struct zone_cpu {
 _Static_assert(sizeof(struct zone_cpu) == 2 * HAL_CACHE_LINE,
     "struct zone_cpu is one pair of lines");
 
-/* The rounds field of a fast word. */
-static inline uint32_t
-zc_rounds_of(uint64_t w)
-{
-	return (uint32_t)w & ZC_ROUNDS_MASK;
-}
-
-/* The fill of the fast view (0 when it is off).  Any cpu may call it. */
+/* The fill of the fast view (0 when it is off).  => the owning cpu, or a
+   quiet zone. */
 static inline uint32_t
 zc_rounds(const struct zone_cpu *zc)
 {
-	return zc_rounds_of(ck_pr_load_64((uint64_t *)(uintptr_t)&zc->zc_fast));
+	return (uint32_t)(zc->zc_top - zc->zc_lo);
 }
 
 /*
- * zc_writeback: turns the fast view off (m_rounds becomes authoritative)
- * and folds the fast hits into zc_allocs and zc_frees.
+ * zc_writeback: turns the fast view off (m_rounds becomes authoritative).
  * => the owning cpu, interrupts off.
  */
 static inline void
 zc_writeback(struct zone_cpu *zc)
 {
-	if (zc->zc_size == 0)
-		return;		/* off: the word and zc_base are 0 */
-	uint64_t w = ck_pr_load_64(&zc->zc_fast);
-	uint64_t hits = w >> ZC_ROUNDS_BITS;
-	uint64_t net = zc_rounds_of(w) - ck_pr_load_64(&zc->zc_base);
-	zc->zc_loaded->m_rounds = zc_rounds_of(w);
-	ck_sequence_write_begin(&zc->zc_seq);
-	ck_pr_store_64(&zc->zc_allocs, ck_pr_load_64(&zc->zc_allocs) +
-	    (hits - net) / 2);
-	ck_pr_store_64(&zc->zc_frees, ck_pr_load_64(&zc->zc_frees) +
-	    (hits + net) / 2);
-	ck_pr_store_64(&zc->zc_fast, 0);
-	ck_pr_store_64(&zc->zc_base, 0);
-	ck_sequence_write_end(&zc->zc_seq);
-	zc->zc_size = 0;
+	if (zc->zc_lo == NULL)
+		return;		/* off */
+	zc->zc_loaded->m_rounds = zc_rounds(zc);
+	zc->zc_top = zc->zc_lo = zc->zc_hi = NULL;
+}
+
+/* zc_view: points the fast view at magazine m.  => as zc_writeback. */
+static inline void
+zc_view(struct zone_cpu *zc, struct zone_mag *m)
+{
+	zc->zc_lo = m->m_objs;
+	zc->zc_top = m->m_objs + m->m_rounds;
+	zc->zc_hi = m->m_objs + m->m_size;
 }
 
 /* zc_publish: turns the fast view on for the loaded magazine, if the
@@ -305,15 +263,9 @@ zc_publish(struct zone_cpu *zc, bool fast)
 {
 	struct zone_mag *m = zc->zc_loaded;
 
-	VM_ASSERT(zc->zc_size == 0 && ck_pr_load_64(&zc->zc_fast) == 0);
-	if (fast && m != &zone_mag_none) {
-		zc->zc_objs = m->m_objs;
-		ck_sequence_write_begin(&zc->zc_seq);
-		ck_pr_store_64(&zc->zc_fast, m->m_rounds);
-		ck_pr_store_64(&zc->zc_base, m->m_rounds);
-		ck_sequence_write_end(&zc->zc_seq);
-		zc->zc_size = m->m_size;
-	}
+	VM_ASSERT(zc->zc_lo == NULL && zc->zc_top == NULL);
+	if (fast && m != &zone_mag_none)
+		zc_view(zc, m);
 }
 
 /* ------------------------------------------------------------------ */
@@ -476,22 +428,13 @@ zone_swap_local(struct zone_cpu *zc, bool want_full)
 {
 	struct zone_mag *p = zc->zc_prev;
 
-	if (zc->zc_size == 0 || p == &zone_mag_none ||
+	if (zc->zc_lo == NULL || p == &zone_mag_none ||
 	    (want_full ? p->m_rounds == 0 : p->m_rounds != 0))
 		return false;
-	uint64_t w = ck_pr_load_64(&zc->zc_fast);
-	uint32_t r = zc_rounds_of(w);
-	zc->zc_loaded->m_rounds = r;
+	zc->zc_loaded->m_rounds = zc_rounds(zc);
 	zc->zc_prev = zc->zc_loaded;
 	zc->zc_loaded = p;
-	zc->zc_objs = p->m_objs;
-	/* A slow change of the rounds field: zc_base moves with it. */
-	ck_sequence_write_begin(&zc->zc_seq);
-	ck_pr_store_64(&zc->zc_fast, w - r + p->m_rounds);
-	ck_pr_store_64(&zc->zc_base, ck_pr_load_64(&zc->zc_base) - r +
-	    p->m_rounds);
-	ck_sequence_write_end(&zc->zc_seq);
-	zc->zc_size = p->m_size;
+	zc_view(zc, p);
 	return true;
 }
 
@@ -506,17 +449,16 @@ zone_swap_local(struct zone_cpu *zc, bool want_full)
 static inline bool
 zone_alloc_local(struct zone_cpu *zc, void **objp)
 {
-	uint64_t w = ck_pr_load_64(&zc->zc_fast);
-	uintptr_t r = zc_rounds_of(w);	/* (wide: objs[r - 1] folds the -1) */
+	void **t = zc->zc_top;
 
-	if (__builtin_expect(r == 0, 0)) {
+	if (__builtin_expect(t == zc->zc_lo, 0)) {
 		if (!zone_swap_local(zc, true))
 			return false;
-		w = ck_pr_load_64(&zc->zc_fast);
-		r = zc_rounds_of(w);
+		t = zc->zc_top;
 	}
-	ck_pr_store_64(&zc->zc_fast, w + ZC_ALLOC_HIT);	/* rounds - 1 */
-	*objp = zc->zc_objs[r - 1];
+	zc->zc_top = --t;
+	stat_inc(&zc->zc_allocs);
+	*objp = *t;
 	return true;
 }
 
@@ -529,17 +471,16 @@ zone_alloc_local(struct zone_cpu *zc, void **objp)
 static inline bool
 zone_free_local(struct zone_cpu *zc, void *obj)
 {
-	uint64_t w = ck_pr_load_64(&zc->zc_fast);
-	uint32_t r = zc_rounds_of(w);
+	void **t = zc->zc_top;
 
-	if (__builtin_expect(r == zc->zc_size, 0)) {
+	if (__builtin_expect(t == zc->zc_hi, 0)) {
 		if (!zone_swap_local(zc, false))
 			return false;
-		w = ck_pr_load_64(&zc->zc_fast);
-		r = zc_rounds_of(w);
+		t = zc->zc_top;
 	}
-	zc->zc_objs[r] = obj;
-	ck_pr_store_64(&zc->zc_fast, w + ZC_FREE_HIT);	/* rounds + 1 */
+	*t = obj;
+	zc->zc_top = t + 1;
+	stat_inc(&zc->zc_frees);
 	return true;
 }
 
