@@ -158,6 +158,7 @@ struct zone_magtype zone_magtypes[ZONE_NMAGTYPES] = {
 	{ ZONE_MAG_MAX_ROUNDS, NULL },	/* 254 */
 };
 struct zone *zone_slab_zone;		/* off-slab headers */
+static struct zone *zone_desc_zone;	/* (C) every other zone's descriptor */
 
 struct zone_dmap zone_dmap[HAL_MAX_MEM_REGIONS];
 unsigned zone_ndmap;
@@ -166,7 +167,6 @@ static CK_LIST_HEAD(zone_list_head, zone) zone_list =
     CK_LIST_HEAD_INITIALIZER(zone_list);
 static ck_spinlock_fas_t zone_list_lock = CK_SPINLOCK_FAS_INITIALIZER;
 static bool zone_ready;
-static unsigned zone_color_next;		/* (A) */
 
 /* ------------------------------------------------------------------ */
 /* Locks.                                                              */
@@ -1178,12 +1178,19 @@ zone_reap_everything(void)
 /* ------------------------------------------------------------------ */
 /* Zones.                                                              */
 
+/* Bytes of a zone descriptor: the zone and one zone_cpu per cpu. */
+static size_t
+zone_desc_size(void)
+{
+	return sizeof(struct zone) + hal_ncpus() * sizeof(struct zone_cpu);
+}
+
 static zone_t
 zone_create_internal(const char *name, size_t size, size_t align,
     zone_ctor_t ctor, zone_dtor_t dtor, unsigned flags)
 {
 	unsigned ncpus = hal_ncpus(), order = 0;
-	size_t bytes = sizeof(struct zone) + ncpus * sizeof(struct zone_cpu);
+	size_t bytes = zone_desc_size();
 	struct vm_page *pg;
 	struct zone *z;
 	bool debug;
@@ -1193,23 +1200,22 @@ zone_create_internal(const char *name, size_t size, size_t align,
 	if (size == 0 || size > ZONE_MAX_ALIGN / 2 || align < sizeof(void *) ||
 	    (align & (align - 1)) != 0 || align > ZONE_MAX_ALIGN)
 		return NULL;
-	while ((PAGE_SIZE << order) < bytes)
-		order++;
-	pg = page_alloc(order, PAGE_ZERO);
-	if (pg == NULL)
-		return NULL;
-	/*
-	 * Colour: descriptors are page aligned, so every zone's z_cpu[c]
-	 * would fall in the same L1 set and a few dozen kmalloc classes
-	 * would evict each other's hot lines.  Shift each zone by a
-	 * different multiple of the struct's alignment within the slack.
-	 */
-	size_t align_z = __alignof__(struct zone);
-	size_t ncolors = ((PAGE_SIZE << order) - bytes) / align_z + 1;
-	size_t color = ck_pr_faa_uint(&zone_color_next, 1) % ncolors;
-	z = (struct zone *)(void *)((char *)page_to_kva(pg) + color * align_z);
-	z->z_self = pg;
-	z->z_self_order = order;
+	if (zone_desc_zone != NULL) {
+		/* Descriptors pack (see "Descriptors" in zone_impl.h). */
+		z = zone_alloc(zone_desc_zone, ZALLOC_ZERO);
+		if (z == NULL)
+			return NULL;
+	} else {
+		/* zone-slab's and zone-desc's own: frames of their own. */
+		while ((PAGE_SIZE << order) < bytes)
+			order++;
+		pg = page_alloc(order, PAGE_ZERO);
+		if (pg == NULL)
+			return NULL;
+		z = page_to_kva(pg);
+		z->z_self = pg;
+		z->z_self_order = order;
+	}
 	size_t n = strlen(name);
 	if (n >= ZONE_NAME_MAX)
 		n = ZONE_NAME_MAX - 1;
@@ -1279,7 +1285,8 @@ zone_destroy(zone_t z)
 	zone_list_lock_release();
 	hal_intr_restore(is);
 	VM_ASSERT(sl->sl_nslabs == 0);
-	page_free(z->z_self, z->z_self_order);
+	VM_ASSERT(z->z_self == NULL);	/* never zone-slab nor zone-desc */
+	zone_free(zone_desc_zone, z);
 	return 0;
 }
 
@@ -1375,9 +1382,12 @@ zone_init(void)
 	    sizeof(struct zone_slab), sizeof(void *), NULL, NULL,
 	    ZONE_MAGZONE | ZONE_NODEBUG);
 	VM_PANIC_IF(zone_slab_zone == NULL, "zone_init: out of memory");
+	/* Descriptors are big enough for off-slab headers: after zone-slab. */
+	zone_desc_zone = zone_create_internal("zone-desc", zone_desc_size(),
+	    __alignof__(struct zone), NULL, NULL, ZONE_MAGZONE | ZONE_NODEBUG);
+	VM_PANIC_IF(zone_desc_zone == NULL, "zone_init: out of memory");
 	for (unsigned i = 0; i < ZONE_NMAGTYPES; i++) {
 		struct zone_magtype *mt = &zone_magtypes[i];
-		/* The fast word's rounds field holds any magazine's fill. */
 		VM_PANIC_IF(mt->mt_size > ZONE_MAG_MAX_ROUNDS,
 		    "zone_init: magazine of %u rounds", mt->mt_size);
 		ksnprintf(name, sizeof(name), "zone-mag-%u", mt->mt_size);

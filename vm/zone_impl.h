@@ -321,6 +321,19 @@ struct zone_slab_layer {
 /* ------------------------------------------------------------------ */
 /* The zone.                                                           */
 
+/*
+ * Descriptors.  A zone's descriptor (struct zone and its z_cpu[] lines)
+ * is an object of the descriptor zone ("zone-desc", created first by
+ * zone_init, without magazines), so descriptors pack several to a page:
+ * 512 + 128 * ncpus bytes each.  With one page per descriptor, a load
+ * that spreads over the 56 kmalloc classes touched 56 pages for their
+ * per-cpu lines alone; under QEMU, whose software TLB holds 4 KiB
+ * entries whatever the guest's page size and is direct mapped, that
+ * doubled the TLB misses of a second hart.  The two zones made before
+ * it, the slab-header zone (its slabs' headers are off-slab) and the
+ * descriptor zone itself, take frames of their own (z_self).
+ */
+
 struct zone {
 	/* Identity and geometry (C). */
 	char z_name[ZONE_NAME_MAX];
@@ -337,7 +350,9 @@ struct zone {
 	zone_dtor_t z_dtor;
 	uint64_t z_page_tag;		/* pg_owner.word[2] of its frames */
 	unsigned z_ncpus;		/* entries of z_cpu[] */
-	struct vm_page *z_self;		/* frames of this descriptor */
+	struct vm_page *z_self;		/* frames of this descriptor (zone-slab
+					   and zone-desc only; NULL for every
+					   other zone: see Descriptors) */
 	unsigned z_self_order;
 
 	unsigned z_flags;		/* (A) ZF_* */
