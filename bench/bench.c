@@ -41,6 +41,63 @@ bench_report(const char *bench, const char *impl, unsigned harts,
 
 static struct smp_barrier phase_bar = SMP_BARRIER_INIT;
 static uint64_t phase_t0, phase_t1;
+static bool phase_tlb_grow;	/* (C) after bench_main starts */
+
+/*
+ * QEMU's software TLB.  QEMU translates guest addresses through a
+ * direct-mapped table of 4 KiB entries per hart, whatever the size of
+ * the guest's leaf (rvmm's direct map uses 1 GiB and 2 MiB leaves, so a
+ * hardware TLB holds all of it in a few entries).  The table grows only
+ * at a flush that finds more than 70% of it used, and the benchmark
+ * kernel flushes only at boot, so each hart keeps the size boot happened
+ * to leave it with, 64 to 1024 entries, and two hot pages whose frame
+ * numbers agree in their low bits evict each other on every use.
+ * Which pages collide depends on where the page allocator put them:
+ * packing the zone descriptors made the 1-hart kmalloc.mixed figure
+ * twice as slow by moving its hot pages onto colliding slots, and the
+ * second hart, whose table is smaller, ran 25-40% behind the first.
+ * So before every timed phase each hart reads one word from each of
+ * PHASE_TLB_PAGES free pages and flushes, PHASE_TLB_ROUNDS times: every
+ * flush doubles its table, up to PHASE_TLB_PAGES entries, the same for
+ * every hart and implementation, and the phase measures rvmm rather than
+ * the collisions.  A phase that flushes by itself (shootdowns, address
+ * space switches) lets QEMU resize the table again as it would anyway.
+ * `tlbgrow=0` turns this off; the host program never does it.
+ */
+#define PHASE_TLB_PAGES 8192
+#define PHASE_TLB_ROUNDS 8
+
+static bool
+phase_page_reserved(paddr_t pa, const struct hal_mem_range *r, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (pa - r[i].base < r[i].size)
+			return true;
+	return false;
+}
+
+static void
+phase_grow_tlb(void)
+{
+	const struct hal_mem_range *ram, *resv;
+	unsigned nram = hal_mem_regions(&ram), nresv = hal_mem_reserved(&resv);
+
+	for (unsigned round = 0; round < PHASE_TLB_ROUNDS; round++) {
+		unsigned touched = 0;
+		for (unsigned i = 0; i < nram; i++) {
+			for (paddr_t pa = ram[i].base; pa < ram[i].base +
+			    ram[i].size && touched < PHASE_TLB_PAGES;
+			    pa += HAL_PAGE_SIZE) {
+				if (phase_page_reserved(pa, resv, nresv))
+					continue;
+				(void)*(volatile const uint64_t *)
+				    hal_phys_to_virt(pa);
+				touched++;
+			}
+		}
+		hal_mmu_flush_local_all();
+	}
+}
 
 struct phase {
 	smp_fn_t worker;
@@ -53,6 +110,8 @@ phase_fn(void *arg)
 	struct phase *ph = arg;
 	unsigned n = hal_ncpus();
 
+	if (phase_tlb_grow)
+		phase_grow_tlb();
 	smp_barrier_wait(&phase_bar, n);
 	if (hal_cpu_id() == 0)
 		phase_t0 = hal_time_ns();
@@ -79,8 +138,10 @@ bench_main(const char *bootargs)
 	bool have = bootarg_get(bootargs, "bench", sel, sizeof(sel));
 
 	bench_args = bootargs;
-	kprintf("# rvmm bench: target %s, %u harts, args \"%s\"\n", RVMM_TARGET,
-	    hal_ncpus(), bootargs);
+	phase_tlb_grow = HAL_MMU && strcmp(RVMM_TARGET, "qemu") == 0 &&
+	    bench_arg_u64("tlbgrow", 1) != 0;
+	kprintf("# rvmm bench: target %s, %u harts, args \"%s\", tlbgrow %d\n",
+	    RVMM_TARGET, hal_ncpus(), bootargs, phase_tlb_grow ? 1 : 0);
 	for (const struct kbench *b = __start_kbench_cases;
 	    b < __stop_kbench_cases; b++) {
 		if (have && !bootarg_list_matches(sel, b->name))
