@@ -31,10 +31,11 @@
  *    debug checks, failure injection) keeps every view NULL, so the
  *    inline code misses without testing any flag, and the slow paths
  *    switch the view off (zc_writeback) before they touch the magazines
- *    and back on (zc_publish) after.  An empty cpu slot holds &zone_mag_none (0 of 0
- *    rounds), so nothing needs a NULL test.  A free on another cpu than
- *    the allocating one simply lands in the freeing cpu's magazine:
- *    objects migrate between cpus by whole magazines through the depot.
+ *    and back on (zc_publish) after.  An empty cpu slot holds
+ *    &zone_mag_none (0 of 0 rounds), so nothing needs a NULL test.  A
+ *    free on another cpu than the allocating one simply lands in the
+ *    freeing cpu's magazine: objects migrate between cpus by whole
+ *    magazines through the depot.
  *
  * 3. Depot.  Per zone, a stack of full and a stack of empty magazines
  *    under d_lock.  The alloc miss trades prev (empty) for a full
@@ -110,13 +111,13 @@
  *    inside a fast path is asked again, see 5); then,
  *    under zone_list_lock, every depot is emptied into the slab layer
  *    (destructors run), the magazines are freed, every empty slab is
- *    freed, and last the magazine and slab-header zones give their empty
- *    slabs back; the page caches are drained so that the frames coalesce
- *    before the page allocator retries.  It returns the frames freed.  Cross-calling
- *    keeps the rule that only the owner touches a cpu's magazines, so the
- *    fast path stays free of atomics.  zone_reap_all(z) does the same for
- *    one zone; zone_destroy() uses it and then requires the slab layer to
- *    be idle (-EBUSY otherwise).
+ *    freed, and last the magazine, slab-header and descriptor zones give
+ *    their empty slabs back; the page caches are drained so that the
+ *    frames coalesce before the page allocator retries.  It returns the
+ *    frames freed.  Cross-calling keeps the rule that only the owner
+ *    touches a cpu's magazines, so the fast path stays free of atomics.
+ *    zone_reap_all(z) does the same for one zone; zone_destroy() uses it
+ *    and then requires the slab layer to be idle (-EBUSY otherwise).
  *
  * 7. Debug (ZF_DEBUG: ZONE_DEBUG, default with VM_DEBUG_LEVEL >= 2, not
  *    for ZONE_NODEBUG zones; code in zone_debug.c).  Each stride carries,
@@ -677,6 +678,19 @@ mag_destroy_list(struct zone *z, struct zone_mag *list)
 	return frames;
 }
 
+/*
+ * zone_fast_allowed: whether a slow path may turn its cpu's fast view back
+ * on.  Read with interrupts off, right before zc_publish: a flag set
+ * since the slow path began (failure injection armed, say) is then
+ * either seen here, or its setter's flush IPI comes after the publish and
+ * turns the view off again.
+ */
+static inline bool
+zone_fast_allowed(const struct zone *z)
+{
+	return (ck_pr_load_uint(&z->z_flags) & ZF_SLOW) == 0;
+}
+
 static inline void
 zc_swap(struct zone_cpu *zc)
 {
@@ -733,7 +747,7 @@ zone_mag_alloc_local(struct zone *z, bool fast, unsigned *room)
 		depot_unlock(z);
 		stat_inc(&zc->zc_depot_gets);
 	}
-	zc_publish(zc, fast);
+	zc_publish(zc, zone_fast_allowed(z));
 	return obj;
 }
 
@@ -743,7 +757,7 @@ zone_mag_alloc_local(struct zone *z, bool fast, unsigned *room)
  * => any thread context; no zone lock held.
  */
 static bool
-zone_mag_free(struct zone *z, void *obj, bool fast)
+zone_mag_free(struct zone *z, void *obj)
 {
 	hal_intr_t is = hal_intr_disable();
 	struct zone_cpu *zc = &z->z_cpu[hal_cpu_id()];
@@ -798,7 +812,7 @@ zone_mag_free(struct zone *z, void *obj, bool fast)
 		depot_push_locked(z, nm);
 		depot_unlock(z);
 	}
-	zc_publish(zc, fast);
+	zc_publish(zc, zone_fast_allowed(z));
 	hal_intr_restore(is);
 	return done;
 }
@@ -905,7 +919,7 @@ zone_refill(struct zone *z, unsigned flags, unsigned room)
 		}
 		break;		/* a flush took the magazines meanwhile */
 	}
-	zc_publish(zc, (ck_pr_load_uint(&z->z_flags) & ZF_SLOW) == 0);
+	zc_publish(zc, zone_fast_allowed(z));
 	hal_intr_restore(is);
 	if (k < n) {
 		if (z->z_dtor != NULL)
@@ -965,7 +979,7 @@ zone_free_slow(struct zone *z, void *obj)
 
 	if (zf & ZF_DEBUG)
 		zone_debug_on_free(z, obj);
-	if (!(zf & ZF_NOMAG) && zone_mag_free(z, obj, (zf & ZF_SLOW) == 0))
+	if (!(zf & ZF_NOMAG) && zone_mag_free(z, obj))
 		return;
 	hal_intr_t is = hal_intr_disable();
 	stat_inc(&z->z_cpu[hal_cpu_id()].zc_frees);
@@ -1065,9 +1079,10 @@ all_cpus(hal_cpuset_t *set)
  * zone) to the depots.  A cpu that was in a fast path when the IPI came
  * is called again until it has flushed; each fast path is a few
  * instructions long, so a retry almost always succeeds.
- * => thread context, interrupts enabled, no zone lock held.
+ * => thread context, interrupts on or off (smp_call serves calls to the
+ *    caller while it waits), no zone lock held.
  */
-static void
+void
 zone_flush_cpus(struct zone *z)
 {
 	struct zone_flush_req rq;

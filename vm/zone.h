@@ -152,8 +152,10 @@ void zone_set_magazines(zone_t z, bool on);
 
 /*
  * zone_set_fail_every: failure injection.  With n > 0, every n-th
- * zone_alloc() on this zone returns NULL (0 turns it off).
- * => thread context, interrupts on or off (arming cross-calls every cpu).
+ * zone_alloc() on this zone returns NULL (0 turns it off).  Other cpus
+ * may be using the zone meanwhile.
+ * => thread context, interrupts on or off (arming flushes every cpu's
+ *    magazines of z to the depot by IPI).
  */
 void zone_set_fail_every(zone_t z, unsigned n);
 

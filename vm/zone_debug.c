@@ -132,21 +132,9 @@ zone_fail_now(struct zone *z)
 	return true;
 }
 
-static void
-zone_view_off_ipi(void *arg)
-{
-	struct zone *z = arg;
-	struct zone_cpu *zc = &z->z_cpu[hal_cpu_id()];
-
-	/* Same as the start of a slow path: the fast view goes off. */
-	zc_writeback(zc);
-}
-
 void
 zone_set_fail_every(zone_t z, unsigned n)
 {
-	hal_cpuset_t all;
-
 	ck_pr_store_uint(&z->z_fail_count, 0);
 	ck_pr_store_uint(&z->z_fail_every, n);
 	if (n == 0) {
@@ -156,11 +144,15 @@ zone_set_fail_every(zone_t z, unsigned n)
 	}
 	ck_pr_or_uint(&z->z_flags, ZF_FAILINJ);
 	ck_pr_fence_memory();
-	/* Every cpu's next allocation must see the flag: views off. */
-	hal_cpuset_clear(&all);
-	for (unsigned i = 0; i < hal_ncpus(); i++)
-		hal_cpuset_add(&all, i);
-	smp_call(&all, zone_view_off_ipi, z);
+	/*
+	 * Every cpu's next allocation must see the flag: views off.  Through
+	 * the flush, which leaves a cpu caught inside its fast path alone and
+	 * calls it again (turning the view off under a fast path that has
+	 * loaded zc_top lost the object it was pushing); a slow path that
+	 * read the flags before the store above re-reads them before it
+	 * turns its view back on (zone_fast_allowed).
+	 */
+	zone_flush_cpus(z);
 }
 
 const char *

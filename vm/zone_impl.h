@@ -111,7 +111,8 @@
 #define ZONE_TAG_FREE 0xf4eef4eef4eef4eeull
 
 /* Internal zone_create flags (beyond those of zone.h). */
-#define ZONE_MAGZONE 0x100u	/* a magazine or slab-header zone */
+#define ZONE_MAGZONE 0x100u	/* an internal zone: magazines, slab
+				   headers or descriptors */
 #define ZONE_KMALLOC 0x200u	/* a kmalloc size class */
 
 /* z_flags bits */
@@ -176,11 +177,12 @@ extern struct zone_mag zone_mag_none;
  *
  * Counting.  zc_allocs and zc_frees count every zone_alloc that returned
  * an object and every zone_free on this cpu, whichever layer served it:
- * the fast path and the slow paths alike with stat_inc.  Only this cpu writes them, each is one
- * word, and each only grows, so a reader on another cpu (zone_cpu_stats)
- * loads them without a lock and never sees either go backwards; the two
- * are not a consistent pair (an operation in flight may be counted in
- * one read and not in another), as every other counter.
+ * the fast path and the slow paths alike with stat_inc.  Only this cpu
+ * writes them, each is one word, and each only grows, so a reader on
+ * another cpu (zone_cpu_stats) loads them without a lock and never sees
+ * either go backwards; the two are not a consistent pair (an operation
+ * in flight may be counted in one read and not in another), as every
+ * other counter.
  */
 /*
  * Exclusion.  Only the owning cpu touches its zone_cpu, and its flush IPI
@@ -506,6 +508,12 @@ void zone_free_slow(struct zone *z, void *obj);
    nothing done) inside z's fast path.  => interrupts off.  (zone.c; the
    flush IPI's body, called directly by tests.) */
 bool zone_flush_local(struct zone *z);
+
+/* zone_flush_cpus: every cpu runs zone_flush_local(z) (z NULL: on every
+   zone) by IPI, again on each cpu caught in a fast path, until all have
+   flushed; each cpu's fast view is then off until its next slow path.
+   => thread context, no zone lock held.  (zone.c) */
+void zone_flush_cpus(struct zone *z);
 
 /* zc_enter: this cpu's zone_cpu of z, closed to its flush IPI until
    zc_exit (see Exclusion). */
