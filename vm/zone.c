@@ -134,16 +134,14 @@
  *    slab's free list.  zone_set_fail_every() injects allocation
  *    failures; zone_is_valid() checks the invariants.
  *
- * 8. Statistics.  Per cpu (own line, written by that cpu only): allocs,
- *    frees, misses of both magazines, depot gets and puts, slab allocs
- *    and frees.  The fast path's allocs and frees are counted in its
- *    word (the count of hits) and split by the fill it keeps there; the
- *    slow paths fold them into 64-bit counters (zone_impl.h,
- *    "Counting", for the invariant and what a reader gets); everything
- *    else is a stat_inc.  Per zone: depot and slab lock contention,
- *    resizes, slabs and pages, failures.  zone_stats() sums them and
- *    derives objects in use, cached, memory held and waste; export and
- *    printing live in zone_debug.c.
+ * 8. Statistics.  Per cpu (written by that cpu only, with stat_inc):
+ *    allocs and frees (in the fast path's line, bumped by whichever
+ *    path served the call; zone_impl.h, "Counting", says what a reader
+ *    gets), and on the second line misses of both magazines, depot gets
+ *    and puts, slab allocs and frees.  Per zone: depot and slab lock
+ *    contention, resizes, slabs and pages, failures.  zone_stats() sums
+ *    them and derives objects in use, cached, memory held and waste;
+ *    export and printing live in zone_debug.c.
  */
 #include <errno.h>
 #include <string.h>

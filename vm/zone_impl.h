@@ -331,9 +331,10 @@ struct zone_slab_layer {
  * that spreads over the 56 kmalloc classes touched 56 pages for their
  * per-cpu lines alone; under QEMU, whose software TLB holds 4 KiB
  * entries whatever the guest's page size and is direct mapped, that
- * doubled the TLB misses of a second hart.  The two zones made before
- * it, the slab-header zone (its slabs' headers are off-slab) and the
- * descriptor zone itself, take frames of their own (z_self).
+ * doubled the TLB misses of a second hart.  Two descriptors take frames
+ * of their own (z_self): the descriptor zone's, and that of the
+ * slab-header zone, made before it because the descriptor zone's slab
+ * headers are off-slab.
  */
 
 struct zone {
