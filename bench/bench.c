@@ -57,10 +57,12 @@ static bool phase_tlb_grow;	/* (C) after bench_main starts */
  * twice as slow by moving its hot pages onto colliding slots, and the
  * second hart, whose table is smaller, ran 25-40% behind the first.
  * So before every timed phase each hart reads one word from each of
- * PHASE_TLB_PAGES free pages and flushes, PHASE_TLB_ROUNDS times: every
- * flush doubles its table, up to PHASE_TLB_PAGES entries, the same for
- * every hart and implementation, and the phase measures rvmm rather than
- * the collisions.  A phase that flushes by itself (shootdowns, address
+ * PHASE_TLB_PAGES consecutive RAM pages (reserved ranges skipped: the
+ * firmware's is not readable) and flushes, PHASE_TLB_ROUNDS times: each
+ * of those flushes finds the table full and doubles it, so it ends with
+ * at least PHASE_TLB_PAGES entries, the same for every hart and
+ * implementation, and the phase measures rvmm rather than the
+ * collisions.  A phase that flushes by itself (shootdowns, address
  * space switches) lets QEMU resize the table again as it would anyway.
  * `tlbgrow=0` turns this off; the host program never does it.
  */

@@ -97,6 +97,7 @@ bz_report(const char *bench, const char *impl, uint64_t ops, uint64_t ns,
  * the ratio as "x solo".
  */
 static bool bz_solo;
+static uint64_t bz_ops;			/* per cpu and phase */
 
 static bool
 bz_sitting_out(void)
@@ -133,10 +134,25 @@ bz_measure(smp_fn_t worker, void (*totals)(struct bz_totals *),
 	return best;
 }
 
+/* bz_solo_rate: cpu 0's ops/s working alone (bz_measure), 0 on one cpu.
+   Each cpu's worker does bz_ops operations. */
+static uint64_t
+bz_solo_rate(smp_fn_t worker, void (*totals)(struct bz_totals *))
+{
+	struct bz_totals b, a;
+	uint64_t ns;
+
+	if (hal_ncpus() < 2)
+		return 0;
+	bz_solo = true;
+	ns = bz_measure(worker, totals, &b, &a);
+	bz_solo = false;
+	return bench_muldiv(bz_ops, 1000000000ull, ns);
+}
+
 /* ------------------------------------------------------------------ */
 
 static zone_t bz_zone;
-static uint64_t bz_ops;
 
 static void
 bz_pair_worker(void *arg)
@@ -186,14 +202,8 @@ KBENCH(zone_pair)
 	}
 	for (int mag = 1; mag >= 0; mag--) {
 		zone_set_magazines(bz_zone, mag != 0);
-		uint64_t solo = 0;
 		smp_run(bz_warm, NULL);
-		if (hal_ncpus() > 1) {
-			bz_solo = true;
-			ns = bz_measure(bz_pair_worker, bz_pair_totals, &b, &a);
-			bz_solo = false;
-			solo = bench_muldiv(bz_ops, 1000000000ull, ns);
-		}
+		uint64_t solo = bz_solo_rate(bz_pair_worker, bz_pair_totals);
 		ns = bz_measure(bz_pair_worker, bz_pair_totals, &b, &a);
 		bz_report("zone.pair", mag ? "mag" : "nomag",
 		    bz_ops * hal_ncpus(), ns, &b, &a, false, solo);
@@ -291,14 +301,8 @@ KBENCH(kmalloc_mixed)
 		bz_ops = timed_ops / 4;
 		smp_run(bz_mixed_worker, NULL);
 		bz_ops = timed_ops;
-		uint64_t solo = 0;
-		if (hal_ncpus() > 1) {
-			bz_solo = true;
-			ns = bz_measure(bz_mixed_worker, bz_kmalloc_totals, &b,
-			    &a);
-			bz_solo = false;
-			solo = bench_muldiv(bz_mixed[0].ops, 1000000000ull, ns);
-		}
+		uint64_t solo = bz_solo_rate(bz_mixed_worker,
+		    bz_kmalloc_totals);
 		ns = bz_measure(bz_mixed_worker, bz_kmalloc_totals, &b, &a);
 		ops = 0;
 		for (unsigned c = 0; c < hal_ncpus(); c++)
