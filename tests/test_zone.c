@@ -848,6 +848,39 @@ static zone_t zr_zone;
 static unsigned zr_stop;		/* (A) */
 static uint64_t zr_ops[HAL_MAX_CPUS], zr_bad[HAL_MAX_CPUS];
 
+/*
+ * zr_live_step: one step on a cpu's live set of zr_zone objects, each
+ * filled with a cookie of its cpu and slot: frees slot k (its cookie
+ * checked, a damaged one counted in *bad) or allocates into it.  Returns
+ * false when the allocation returned NULL.
+ */
+static bool
+zr_live_step(void **live, unsigned k, uint64_t *bad)
+{
+	uint64_t cookie = (uint64_t)hal_cpu_id() << 32 | k;
+
+	if (live[k] != NULL) {
+		if (!zt_check(live[k], 96, cookie))
+			(*bad)++;
+		zone_free(zr_zone, live[k]);
+		live[k] = NULL;
+		return true;
+	}
+	live[k] = zone_alloc(zr_zone, 0);
+	if (live[k] == NULL)
+		return false;
+	zt_fill(live[k], 96, cookie);
+	return true;
+}
+
+static void
+zr_live_release(void **live)
+{
+	for (unsigned k = 0; k < ZR_LIVE; k++)
+		if (live[k] != NULL)
+			zone_free(zr_zone, live[k]);
+}
+
 static void
 zr_worker(void *arg)
 {
@@ -871,25 +904,12 @@ zr_worker(void *arg)
 
 	rng_seed(&r, ktest_seed(), self);
 	while (ck_pr_load_uint(&zr_stop) == 0) {
-		unsigned k = (unsigned)rng_below(&r, ZR_LIVE);
-		if (live[k] != NULL) {
-			if (!zt_check(live[k], 96, ((uint64_t)self << 32 | k)))
-				bad++;
-			zone_free(zr_zone, live[k]);
-			live[k] = NULL;
-		} else {
-			live[k] = zone_alloc(zr_zone, 0);
-			if (live[k] == NULL) {
-				bad++;
-				continue;
-			}
-			zt_fill(live[k], 96, ((uint64_t)self << 32 | k));
-		}
-		ops++;
+		if (zr_live_step(live, (unsigned)rng_below(&r, ZR_LIVE), &bad))
+			ops++;
+		else
+			bad++;
 	}
-	for (unsigned k = 0; k < ZR_LIVE; k++)
-		if (live[k] != NULL)
-			zone_free(zr_zone, live[k]);
+	zr_live_release(live);
 	zr_ops[self] = ops;
 	zr_bad[self] = bad;
 }
@@ -975,25 +995,12 @@ zi_worker(void *arg)
 			zone_free(zr_zone, p);
 			ops++;
 		}
-		unsigned k = (unsigned)rng_below(&r, ZR_LIVE);
-		if (live[k] != NULL) {
-			if (!zt_check(live[k], 96, ((uint64_t)self << 32 | k)))
-				bad++;
-			zone_free(zr_zone, live[k]);
-			live[k] = NULL;
-		} else {
-			live[k] = zone_alloc(zr_zone, 0);
-			if (live[k] == NULL) {
-				nulls++;
-				continue;
-			}
-			zt_fill(live[k], 96, ((uint64_t)self << 32 | k));
-		}
-		ops++;
+		if (zr_live_step(live, (unsigned)rng_below(&r, ZR_LIVE), &bad))
+			ops++;
+		else
+			nulls++;
 	}
-	for (unsigned k = 0; k < ZR_LIVE; k++)
-		if (live[k] != NULL)
-			zone_free(zr_zone, live[k]);
+	zr_live_release(live);
 	zr_ops[self] = ops;
 	zr_bad[self] = bad;
 	zi_nulls[self] = nulls;
