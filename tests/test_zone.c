@@ -763,9 +763,39 @@ zf_worker(void *arg)
 	}
 }
 
-KTEST(zone, flush_retries_busy_cpu)
+/*
+ * zf_run_held: a fresh zf_zone, cpu 1 held in its fast path while cpu 0
+ * reaps (arm false) or arms failure injection (arm true), and the checks
+ * both cases share: the IPI was deferred, nothing is out, the zone is
+ * valid.  Returns false (having failed the test) if the zone could not
+ * be made.
+ */
+static bool
+zf_run_held(const char *name, bool arm)
 {
 	struct zone_stats st;
+
+	zf_zone = zone_create(name, 64, 0, NULL, NULL, ZONE_NODEBUG);
+	if (zf_zone == NULL) {
+		KT_FAIL("zone_create(%s) failed", name);
+		return false;
+	}
+	zf_holding = 0;
+	zf_seen = false;
+	zf_arm = arm;
+	zf_deferred0 = ck_pr_load_64(&zf_zone->z_flush_deferred);
+	smp_run(zf_worker, NULL);
+	zf_arm = false;
+	KT_EXPECT(zf_seen);
+	zone_stats(zf_zone, &st);
+	KT_EXPECT_GT(st.flush_deferred, 0);
+	KT_EXPECT_EQ(st.objs_in_use, 0);
+	KT_EXPECT(zone_is_valid(zf_zone));
+	return true;
+}
+
+KTEST(zone, flush_retries_busy_cpu)
+{
 
 	if (hal_ncpus() < 2) {
 		ktest_note("needs 2 harts");
@@ -773,21 +803,10 @@ KTEST(zone, flush_retries_busy_cpu)
 	}
 	zt_init();
 	size_t before = zt_free_frames();
-	zf_zone = zone_create("zt-busy2", 64, 0, NULL, NULL, ZONE_NODEBUG);
-	KT_ASSERT(zf_zone != NULL);
-	zf_holding = 0;
-	zf_seen = false;
-	zf_arm = false;
-	zf_deferred0 = ck_pr_load_64(&zf_zone->z_flush_deferred);
-	smp_run(zf_worker, NULL);
-	KT_EXPECT(zf_seen);
+	KT_ASSERT(zf_run_held("zt-busy2", false));
 	struct zone_cpu *zc1 = &zf_zone->z_cpu[1];
 	KT_EXPECT(zc1->zc_loaded == &zone_mag_none);
 	KT_EXPECT(zc1->zc_prev == &zone_mag_none);
-	zone_stats(zf_zone, &st);
-	KT_EXPECT_GT(st.flush_deferred, 0);
-	KT_EXPECT_EQ(st.objs_in_use, 0);
-	KT_EXPECT(zone_is_valid(zf_zone));
 	KT_EXPECT_EQ(zone_destroy(zf_zone), 0);
 	KT_EXPECT_EQ(zt_free_frames(), before);
 }
@@ -801,30 +820,16 @@ KTEST(zone, flush_retries_busy_cpu)
  */
 KTEST(zone, failinj_arming_honours_fast_path)
 {
-	struct zone_stats st;
-
 	if (hal_ncpus() < 2) {
 		ktest_note("needs 2 harts");
 		return;
 	}
 	zt_init();
 	size_t before = zt_free_frames();
-	zf_zone = zone_create("zt-arm", 64, 0, NULL, NULL, ZONE_NODEBUG);
-	KT_ASSERT(zf_zone != NULL);
-	zf_holding = 0;
-	zf_seen = false;
-	zf_arm = true;
-	zf_deferred0 = ck_pr_load_64(&zf_zone->z_flush_deferred);
-	smp_run(zf_worker, NULL);
-	zf_arm = false;
-	KT_EXPECT(zf_seen);
+	KT_ASSERT(zf_run_held("zt-arm", true));
 	struct zone_cpu *zc1 = &zf_zone->z_cpu[1];
 	KT_EXPECT(zc1->zc_top == NULL && zc1->zc_lo == NULL &&
 	    zc1->zc_hi == NULL);
-	zone_stats(zf_zone, &st);
-	KT_EXPECT_GT(st.flush_deferred, 0);
-	KT_EXPECT_EQ(st.objs_in_use, 0);
-	KT_EXPECT(zone_is_valid(zf_zone));
 	/* Every 3rd allocation fails, on this cpu too. */
 	void *p1 = zone_alloc(zf_zone, 0), *p2 = zone_alloc(zf_zone, 0);
 	void *p3 = zone_alloc(zf_zone, 0);
