@@ -1401,8 +1401,6 @@ zone_init(void)
 	VM_PANIC_IF(zone_desc_zone == NULL, "zone_init: out of memory");
 	for (unsigned i = 0; i < ZONE_NMAGTYPES; i++) {
 		struct zone_magtype *mt = &zone_magtypes[i];
-		VM_PANIC_IF(mt->mt_size > ZONE_MAG_MAX_ROUNDS,
-		    "zone_init: magazine of %u rounds", mt->mt_size);
 		ksnprintf(name, sizeof(name), "zone-mag-%u", mt->mt_size);
 		mt->mt_zone = zone_create_internal(name,
 		    sizeof(struct zone_mag) + mt->mt_size * sizeof(void *),
