@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "hal/hal.h"
+#include "hal/hal_test.h"
 #include "lib/smp.h"
 
 struct kbench {

@@ -1,15 +1,28 @@
 /*
- * kmain for the benchmark images (riscv64 kernel and host program).
+ * kmain for the benchmark images (riscv64 kernel and host program); the
+ * boot order is tests/kmain_test.c's.
  */
 #include "bench/bench.h"
 #include "hal/hal.h"
+#include "hal/hal_test.h"
 #include "lib/smp.h"
 #include "vm/vm.h"
 
 void
 kmain(void)
 {
-	smp_init();
+	vm_set_bootargs(hal_bootargs());
 	vm_boot();
+	while (smp_online_count() != hal_ncpus())
+		hal_cpu_relax();
 	hal_poweroff(bench_main(hal_bootargs()));
+}
+
+_Noreturn void
+kmain_secondary(void)
+{
+	while (!vm_booted())
+		hal_cpu_relax();
+	vm_boot_cpu();
+	smp_idle_loop();
 }

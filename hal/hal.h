@@ -1,24 +1,33 @@
 /*
- * hal.h: the contract every rvmm port provides.
+ * hal.h: what rvmm's machine-independent layers (lib/, vm/) and its pmap
+ * need from the machine, and who provides it.
  *
- * rvmm's machine-independent layers (lib/, vm/) see the machine only through
- * this header (and, for address translation, hal/pmap.h).  Two ports exist:
+ * rvmm is a library, librvmm.a (meson target `rvmm`): lib/, vm/, the pmap
+ * (hal/sv39, or hal/nommu with -Dmmu=false) and, on riscv64, the CPU-level
+ * primitives every S-mode kernel shares (hal/riscv64/cpu.c: satp,
+ * sfence.vma, SBI RFENCE, wfi).  The kernel that links it provides the
+ * rest, the hooks of hal/hooks.h (included below), and its own boot, trap
+ * entry and IPI dispatch.  rvmm's own two kernels are such users:
  *
- *	hal/riscv64/	a freestanding kernel on QEMU virt through OpenSBI
- *	hal/host/	harts as pthreads, a simulated physical memory arena,
- *			IPIs as signals, for unit tests and sanitizers
+ *	hal/riscv64/	a freestanding test kernel on QEMU virt through
+ *			OpenSBI (start.S, trap.S, boot.c, trap.c, dtb.c ...)
+ *	hal/host/	harts as pthreads, a simulated physical memory arena
+ *			and software MMU, IPIs as signals, for unit tests and
+ *			sanitizers (it also provides the CPU primitives)
  *
- * Every entry point below lists its preconditions with "pre:" lines.
- * "Any context" means: thread or interrupt context, interrupts on or off.
- * docs/PORTING.md explains how to write a new port.
+ * and ports/mini/ is a minimal third one.  What only rvmm's own test
+ * kernels and tests need (probes, bootargs, the kmain entry) is in
+ * hal/hal_test.h, not here.
  *
- * Logical CPUs.  The port numbers the harts it runs on 0 .. hal_ncpus()-1
- * (the "cpu id"); the boot hart is cpu 0.  Hardware hart ids may be sparse
- * and are only needed to talk to firmware; hal_cpu_hartid() maps.
+ * This header: the types and constants every layer uses, the inline fast
+ * paths (hal_md.h, below), the hooks (hal/hooks.h), and the CPU and MMU
+ * primitives.  Every entry point lists its preconditions with "pre:"
+ * lines.  "Any context" means: thread or interrupt context, interrupts on
+ * or off.  docs/PORTING.md and docs/INTEGRATION.md explain how to embed.
  *
- * Entry.  The port brings up every hart, then calls the kernel's kmain() on
- * cpu 0 and kmain_secondary() on every other cpu, each with interrupts
- * enabled.  Neither returns; kmain() ends by calling hal_poweroff().
+ * Logical CPUs.  rvmm numbers harts 0 .. hal_ncpus()-1 (the "cpu id", as
+ * the kernel assigns them); hardware hart ids may be sparse and are only
+ * needed to talk to firmware (hal_cpu_hartid() maps).
  */
 #ifndef RVMM_HAL_HAL_H
 #define RVMM_HAL_HAL_H
@@ -52,20 +61,13 @@ typedef uintptr_t vaddr_t;
 #define HAL_CACHE_ALIGNED __attribute__((aligned(HAL_CACHE_LINE)))
 
 /* ------------------------------------------------------------------ */
-/* Provided by the kernel image, called by the port.                   */
-
-/* pre: cpu 0, interrupts enabled, every cpu has checked in. */
-void kmain(void);
-/* pre: cpu != 0, interrupts enabled.  Never returns. */
-_Noreturn void kmain_secondary(void);
-
-/* ------------------------------------------------------------------ */
 /* CPUs and the per-CPU area.                                          */
 
 /*
- * The port's per-CPU area starts with this header.  Machine-independent
- * code keeps its own per-CPU state in arrays indexed by hal_cpu()->id
- * (cache-line aligned), so the port need not know about it.
+ * The per-CPU area of rvmm's own ports (hal/riscv64, hal/host) starts with
+ * this header.  The library never reads it: machine-independent code keeps
+ * its per-CPU state in arrays indexed by hal_cpu_id() (cache-line
+ * aligned), so an embedding kernel needs no struct hal_cpu at all.
  */
 struct hal_cpu {
 	unsigned id;		/* (C) logical cpu id */
@@ -74,17 +76,38 @@ struct hal_cpu {
 	uint64_t ipi_count;	/* (L) IPIs received on this cpu */
 };
 
+typedef unsigned long hal_intr_t;
+
+/* A set of logical cpus. */
+typedef struct {
+	uint64_t bits[(HAL_MAX_CPUS + 63) / 64];
+} hal_cpuset_t;
+
+static inline void
+hal_cpuset_clear(hal_cpuset_t *s)
+{
+	for (unsigned i = 0; i < sizeof(s->bits) / sizeof(s->bits[0]); i++)
+		s->bits[i] = 0;
+}
+
+static inline void
+hal_cpuset_add(hal_cpuset_t *s, unsigned cpu)
+{
+	s->bits[cpu / 64] |= 1ull << (cpu % 64);
+}
+
+static inline bool
+hal_cpuset_has(const hal_cpuset_t *s, unsigned cpu)
+{
+	return (s->bits[cpu / 64] >> (cpu % 64)) & 1;
+}
+
 /*
- * The fast-path primitives below are static inline functions that each
- * port defines in its own "hal_md.h" (hal/<port>/include/), included at
- * the end of this section, so that a per-CPU fast path costs a register
- * read and a CSR access, not function calls:
+ * The fast paths: "hal_md.h" (found on the include path; the build picks
+ * it, meson -Dhal_md_dir=DIR), so that a per-CPU fast path costs a
+ * register read and a CSR access, not function calls.  It defines, as
+ * static inline functions:
  *
- *	struct hal_cpu *hal_cpu(void);
- *		the calling cpu's per-CPU area.
- *		pre: the caller is not migrated meanwhile (rvmm kernels do
- *		not preempt kernel code; a preemptive kernel disables
- *		preemption around use).
  *	hal_intr_t hal_intr_disable(void);
  *		disables interrupts on this cpu, returns the previous state;
  *		nests.
@@ -92,22 +115,31 @@ struct hal_cpu {
  *		restores a state returned by hal_intr_disable(); an interrupt
  *		that became pending meanwhile is taken now.
  *	bool hal_intr_enabled(void);
+ *
+ * and the calling cpu's id, one of three ways:
+ *
+ *	HAL_MD_CPU_HOOK defined: hal_cpu_id() is a hook the kernel defines
+ *		out of line (hal/hooks.h).  The default riscv64 header
+ *		(hal/riscv64/md/hal_md.h) does this: it assumes nothing about
+ *		tp, gp or sscratch, so a kernel that keeps its own per-CPU
+ *		data (xv6: the hart id in tp) needs nothing more.
+ *	HAL_MD_CPU_ID defined: hal_cpu_id() is inline (the host port: a
+ *		thread-local; a kernel's own header: its tp convention).
+ *	neither: hal_md.h defines an inline struct hal_cpu *hal_cpu(void)
+ *		and hal_cpu_id() is hal_cpu()->id (rvmm's tp convention,
+ *		hal/riscv64/include/hal_md.h: tp points at a per-CPU area
+ *		that starts with struct hal_cpu).
+ *
+ * A header that defines hal_cpu() inline also defines HAL_MD_CPU.  The
+ * library is compiled with one hal_md.h, and the kernel must be compiled
+ * with the same one (meson install puts it in include/rvmm/md/).
+ * pre (hal_cpu_id): the caller is not migrated meanwhile (rvmm kernels do
+ * not preempt kernel code; a preemptive kernel disables preemption around
+ * use, see hal_preempt_disable below).
  */
-typedef unsigned long hal_intr_t;
-
-/* pre: any context. */
-unsigned hal_ncpus(void);
-/* pre: id < hal_ncpus(). */
-unsigned long hal_cpu_hartid(unsigned id);
-
 #include "hal_md.h"
 
-/*
- * hal_cpu_id: hal_cpu()->id.  A port whose hal_cpu() is itself a load
- * (the host: a thread-local pointer) may keep the id at hand and define
- * HAL_MD_CPU_ID and its own hal_cpu_id().
- */
-#ifndef HAL_MD_CPU_ID
+#if !defined(HAL_MD_CPU_HOOK) && !defined(HAL_MD_CPU_ID)
 static inline unsigned
 hal_cpu_id(void)
 {
@@ -137,8 +169,12 @@ hal_preempt_enable(void)
 }
 #endif
 
+/* The hooks the embedding kernel provides. */
+#include "hal/hooks.h"
+
 /* ------------------------------------------------------------------ */
-/* Interrupts (hal_intr_disable/restore/enabled: see hal_md.h above).  */
+/* CPU primitives (riscv64: in librvmm.a, hal/riscv64/cpu.c; host:     */
+/* hal/host).                                                          */
 
 /* Spin-wait hint for busy loops.  pre: any context. */
 void hal_cpu_relax(void);
@@ -152,49 +188,6 @@ void hal_cpu_relax(void);
  *      restores them.
  */
 void hal_cpu_idle(void);
-
-/* ------------------------------------------------------------------ */
-/* Inter-processor interrupts.                                         */
-
-/*
- * The kernel registers one handler; the port calls it in interrupt context,
- * interrupts disabled, on the target cpu once per received IPI (IPIs sent
- * while one is pending may be merged: the handler must drain all work).
- */
-typedef void (*hal_ipi_handler_t)(void);
-void hal_ipi_set_handler(hal_ipi_handler_t fn);
-
-/* A set of logical cpus. */
-typedef struct {
-	uint64_t bits[(HAL_MAX_CPUS + 63) / 64];
-} hal_cpuset_t;
-
-static inline void
-hal_cpuset_clear(hal_cpuset_t *s)
-{
-	for (unsigned i = 0; i < sizeof(s->bits) / sizeof(s->bits[0]); i++)
-		s->bits[i] = 0;
-}
-
-static inline void
-hal_cpuset_add(hal_cpuset_t *s, unsigned cpu)
-{
-	s->bits[cpu / 64] |= 1ull << (cpu % 64);
-}
-
-static inline bool
-hal_cpuset_has(const hal_cpuset_t *s, unsigned cpu)
-{
-	return (s->bits[cpu / 64] >> (cpu % 64)) & 1;
-}
-
-/*
- * hal_ipi_send: raises an IPI on every cpu in the set (the caller's own cpu
- * is allowed and gets one too).  Returns at once; delivery is asynchronous.
- * Stores made before the call are visible to the handler on the target.
- * pre: any context.
- */
-void hal_ipi_send(const hal_cpuset_t *set);
 
 /* ------------------------------------------------------------------ */
 /* Page-fault hook (filled by the VM layer).                           */
@@ -214,62 +207,14 @@ typedef int (*hal_fault_handler_t)(vaddr_t addr, unsigned access,
 void hal_fault_set_handler(hal_fault_handler_t fn);
 
 /* ------------------------------------------------------------------ */
-/* Time, console, power.                                               */
-
-/* Monotonic nanoseconds since boot.  pre: any context. */
-uint64_t hal_time_ns(void);
-
-/* Writes bytes to the console.  pre: the caller serialises (kprintf does). */
-void hal_console_write(const char *s, size_t n);
+/* MMU primitives (riscv64: in librvmm.a; host: the software MMU).    */
 
 /*
- * Stops every hart and ends the machine.  code 0 is success; anything else
- * makes QEMU (or the host program) exit with a non-zero status.
- */
-_Noreturn void hal_poweroff(int code);
-
-/* Prints registers and a backtrace of the calling context (for panic). */
-void hal_dump_state(void);
-
-/* The kernel command line (DTB /chosen/bootargs, argv on the host). */
-const char *hal_bootargs(void);
-
-/* ------------------------------------------------------------------ */
-/* Physical memory.                                                    */
-
-struct hal_mem_range {
-	paddr_t base;
-	paddr_t size;
-};
-
-#define HAL_MAX_MEM_REGIONS 8
-#define HAL_MAX_RESERVED 16
-
-/*
- * RAM regions, sorted by base, disjoint, and the reserved ranges inside
- * them (firmware, the kernel image, the device tree, an initrd).  The page
- * allocator manages regions minus reserved ranges.  Pointers stay valid.
- * pre: after boot, any context.
- */
-unsigned hal_mem_regions(const struct hal_mem_range **out);
-unsigned hal_mem_reserved(const struct hal_mem_range **out);
-
-/*
- * The kernel's view of physical memory: every RAM address is reachable at
- * hal_phys_to_virt(pa) (a direct map, or identity before paging).
- */
-void *hal_phys_to_virt(paddr_t pa);
-paddr_t hal_virt_to_phys(const void *va);
-
-/* ------------------------------------------------------------------ */
-/* MMU primitives (paging ports; used by hal/sv39 and by tests).       */
-
-/*
- * What a port with an Sv39 MMU gives hal/sv39 (the pmap), which is plain C
- * and never touches a CSR itself.  The riscv64 port implements these with
- * csrr/csrw satp, sfence.vma and SBI RFENCE; the host port with its software
- * MMU (hal/host/mmu.c: a walker over the simulated physical memory and a
- * small per-hart TLB).  The satp value is opaque here: hal/sv39/pte.h
+ * What hal/sv39 (the pmap), which is plain C and never touches a CSR
+ * itself, needs from an Sv39 MMU.  On riscv64 the library implements these
+ * (hal/riscv64/cpu.c) with csrr/csrw satp, sfence.vma and SBI RFENCE; the
+ * host port with its software MMU (hal/host/mmu.c: a walker over the
+ * simulated physical memory and a small per-hart TLB).  The satp value is opaque here: hal/sv39/pte.h
  * defines its fields.
  *
  * No primitive below implies another: writing satp does not flush, a local
@@ -308,48 +253,5 @@ void hal_mmu_flush_local_va_all(vaddr_t va);
  */
 int hal_mmu_remote_fence(const hal_cpuset_t *set, vaddr_t start, size_t size,
     long asid);
-
-/* True when the harts implement Svpbmt (the device tree's ISA string). */
-bool hal_mmu_has_svpbmt(void);
-
-/*
- * The kernel image, for a W^X kernel mapping: physical (== virtual, the
- * kernel runs identity-mapped) page-aligned ranges.  text is mapped RX,
- * rodata R, data (data and bss) RW.  ret_insn is the address of a `ret`
- * instruction inside text, and probe_word an 8-byte word inside data that
- * nothing else uses: tests point hal_probe_exec()/hal_probe_write64() at them.
- */
-struct hal_kernel_image {
-	paddr_t text_start, text_end;
-	paddr_t rodata_start, rodata_end;
-	paddr_t data_start, data_end;
-	vaddr_t ret_insn;
-	vaddr_t probe_word;
-};
-void hal_kernel_image(struct hal_kernel_image *out);
-
-/*
- * Device (MMIO) ranges the kernel must keep mapped once paging is on (the
- * riscv64 port's test finisher, used by hal_poweroff).  Page-aligned; the
- * pmap maps them identity, read-write, with the Svpbmt IO type if present.
- */
-unsigned hal_mmio_regions(const struct hal_mem_range **out);
-
-/*
- * Probes: one access through the MMU of the calling hart, as the kernel
- * would make it (S-mode, with sstatus.SUM set so user pages are reachable
- * for loads and stores, as in copyin/copyout).  A page or access fault does
- * not panic: the registered fault handler is asked first (hal_fault_set_-
- * handler), and if it does not resolve the fault the probe returns -EFAULT
- * and changes nothing.  va must be 8-byte aligned (else -EINVAL).
- *
- * hal_probe_exec() calls va as a function: it must hold a `ret` (the
- * caller wrote it and the port makes the instruction fetch see it).
- * Returns 0 if it ran, -EFAULT if the fetch faulted.
- * pre: thread context, interrupts on or off.
- */
-int hal_probe_read64(vaddr_t va, uint64_t *out);
-int hal_probe_write64(vaddr_t va, uint64_t value);
-int hal_probe_exec(vaddr_t va);
 
 #endif /* RVMM_HAL_HAL_H */

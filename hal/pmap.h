@@ -119,14 +119,25 @@ pmap_direct_va(paddr_t pa)
 
 /*
  * pmap_bootstrap: builds the kernel pmap (direct map of every RAM region,
- * the kernel image W^X, the device ranges), switches every hart from Bare
- * to Sv39 on it, probes the ASID width and sets up the ASID allocator.
- * Bootargs: asid_bits=N caps the ASIDs used (debug: drives rollover),
- * shootdown=ipi|rfence|flushall picks the shootdown method.
- * pre: boot cpu, once, after smp_init() and page_init(); every hart idle
- *      with interrupts on (it reaches them by cross-call).
+ * the kernel image W^X, the device ranges), switches the calling hart from
+ * Bare to Sv39 on it (pmap_bootstrap_cpu), probes the ASID width (every
+ * hart is assumed to have the boot hart's) and sets up the ASID allocator.
+ * The other harts are left alone: each switches itself when it comes
+ * online (vm_boot_cpu).  Options (vm_set_bootargs): asid_bits=N caps the
+ * ASIDs used (debug: drives rollover), shootdown=ipi|rfence|flushall picks
+ * the shootdown method.
+ * pre: once, from vm_boot() on the boot hart, after page_init(); the
+ *      calling hart is online (lib/smp.h).
  */
 void pmap_bootstrap(void);
+
+/*
+ * pmap_bootstrap_cpu: turns paging on for the calling hart: satp = the
+ * kernel pmap (ASID 0), a full local flush, pmap_current() = pmap_kernel().
+ * pre: after pmap_bootstrap() began building (it calls this for the boot
+ *      hart), once per hart, from vm_boot_cpu(); the hart is online.
+ */
+void pmap_bootstrap_cpu(void);
 
 /* pmap_kernel: the kernel's pmap.  pre: any context. */
 pmap_t pmap_kernel(void);

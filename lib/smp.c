@@ -15,8 +15,21 @@
  *    before the acknowledgement.
  *
  * 2. Jobs.  smp_run() publishes (fn, arg) under a new generation number
- *    and raises an IPI on every other cpu; an idle cpu sees the new
- *    generation, runs the job with interrupts on, and counts itself done.
+ *    and raises an IPI on every other online cpu; a cpu idling in
+ *    smp_idle_loop() sees the new generation, runs the job with interrupts
+ *    on, and counts itself done.
+ *
+ * 3. Online cpus.  The embedding kernel starts its harts when it likes;
+ *    a hart joins rvmm through vm_boot() (the boot hart) or vm_boot_cpu()
+ *    (every other), which call smp_cpu_online().  Every "all cpus" request
+ *    of rvmm (a cache drain, a kernel-pmap shootdown, smp_run) targets the
+ *    online set only, so a hart that is not running yet, or runs the
+ *    kernel's own start-up code, is never waited for; it has no rvmm state
+ *    to act on either (no per-cpu caches, and its TLB is flushed when it
+ *    comes online).  The online bit is set before the hart turns paging
+ *    on, with a full fence, and a shootdown reads the set after its PTE
+ *    stores and a full fence: a hart the shootdown missed walks the new
+ *    tables.
  *
  * Field legend: (S) written by the sender only, (T) by the target only,
  * (R) protected by run_lock, (A) atomic.
@@ -75,17 +88,58 @@ smp_call_poll(void)
 	}
 }
 
-static void
-smp_ipi_handler(void)
+void
+smp_ipi_entry(void)
 {
+	VM_ASSERT(!hal_intr_enabled());
 	smp_call_poll();
 	/* Jobs are picked up by the idle loop; the IPI only woke it. */
 }
 
+static uint64_t online[(HAL_MAX_CPUS + 63) / 64];	/* (A) */
+static unsigned online_count;				/* (A) */
+
 void
-smp_init(void)
+smp_cpu_online(void)
 {
-	hal_ipi_set_handler(smp_ipi_handler);
+	unsigned self = hal_cpu_id();
+	uint64_t bit = 1ull << (self % 64);
+
+	VM_PANIC_IF(self >= hal_ncpus(), "smp_cpu_online(): cpu %u >= "
+	    "hal_ncpus() %u", self, hal_ncpus());
+	VM_PANIC_IF(ck_pr_load_64(&online[self / 64]) & bit,
+	    "smp_cpu_online(): cpu %u is online already", self);
+	/*
+	 * Under run_lock, so that a running smp_run() either counted this
+	 * cpu or is over: a job published before this cpu came online is not
+	 * its own.
+	 */
+	ck_spinlock_lock(&run_lock);
+	smp_cpus[self].job_seen = ck_pr_load_64(&job.gen);
+	ck_pr_or_64(&online[self / 64], bit);
+	ck_pr_inc_uint(&online_count);
+	ck_pr_fence_memory();
+	ck_spinlock_unlock(&run_lock);
+}
+
+bool
+smp_cpu_is_online(unsigned cpu)
+{
+	return cpu < HAL_MAX_CPUS &&
+	    ((ck_pr_load_64(&online[cpu / 64]) >> (cpu % 64)) & 1) != 0;
+}
+
+unsigned
+smp_online_count(void)
+{
+	return ck_pr_load_uint(&online_count);
+}
+
+void
+smp_online_set(hal_cpuset_t *out)
+{
+	for (unsigned w = 0; w < sizeof(out->bits) / sizeof(out->bits[0]); w++)
+		out->bits[w] = ck_pr_load_64(&online[w]);
 }
 
 void
@@ -103,6 +157,8 @@ smp_call(const hal_cpuset_t *set, smp_fn_t fn, void *arg)
 			local = true;
 			continue;
 		}
+		VM_PANIC_IF(!smp_cpu_is_online(t), "smp_call(cpu %u): target cpu "
+		    "%u is not online (vm_boot_cpu)", self, t);
 		struct smp_slot *sl = &calls[t][self];
 		VM_ASSERT(ck_pr_load_64(&sl->req) == ck_pr_load_64(&sl->done));
 		ck_pr_store_ptr(&sl->fn, (void *)fn);
@@ -159,25 +215,28 @@ smp_stats_cpu(unsigned cpu, struct smp_stats *out)
 void
 smp_run(smp_fn_t fn, void *arg)
 {
-	unsigned self = hal_cpu_id(), n = hal_ncpus();
+	unsigned self = hal_cpu_id(), n = hal_ncpus(), nt = 0;
 	hal_cpuset_t others;
 
 	VM_ASSERT(hal_intr_enabled());
 	ck_spinlock_lock(&run_lock);
+	smp_online_set(&others);
+	VM_PANIC_IF(!hal_cpuset_has(&others, self), "smp_run(): cpu %u is not "
+	    "online", self);
+	for (unsigned t = 0; t < n; t++)
+		if (t != self && hal_cpuset_has(&others, t))
+			nt++;
+	others.bits[self / 64] &= ~(1ull << (self % 64));
 	job.fn = fn;
 	job.arg = arg;
-	ck_pr_store_uint(&job.remaining, n);
+	ck_pr_store_uint(&job.remaining, nt + 1);
 	ck_pr_fence_store();
 	uint64_t gen = ck_pr_load_64(&job.gen) + 1;
 	ck_pr_store_64(&job.gen, gen);
 	smp_cpus[self].job_seen = gen;
 
-	hal_cpuset_clear(&others);
-	for (unsigned t = 0; t < n; t++)
-		if (t != self)
-			hal_cpuset_add(&others, t);
-	if (n > 1) {
-		stat_add(&smp_cpus[self].ipis_sent, n - 1);
+	if (nt > 0) {
+		stat_add(&smp_cpus[self].ipis_sent, nt);
 		hal_ipi_send(&others);
 	}
 	fn(arg);
@@ -189,9 +248,13 @@ smp_run(smp_fn_t fn, void *arg)
 }
 
 _Noreturn void
-kmain_secondary(void)
+smp_idle_loop(void)
 {
 	struct smp_cpu *me = &smp_cpus[hal_cpu_id()];
+
+	VM_PANIC_IF(!smp_cpu_is_online(hal_cpu_id()), "smp_idle_loop(): cpu %u "
+	    "is not online (vm_boot_cpu)", hal_cpu_id());
+	VM_ASSERT(hal_intr_enabled());
 
 	for (;;) {
 		hal_intr_t s = hal_intr_disable();

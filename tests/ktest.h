@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hal/hal_test.h"
 #include "lib/kprintf.h"
 
 /* Case flags. */

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "hal/hal.h"
+#include "hal/hal_test.h"
 #include "hal/pmap.h"
 #include "lib/bootargs.h"
 #include "lib/kprintf.h"

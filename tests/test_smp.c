@@ -215,3 +215,60 @@ KTEST(smp, memory_description)
 	KT_EXPECT_EQ(*p, 0x5a5a5a5a12345678ull);
 	*p = old;
 }
+
+/*
+ * Issue 12: rvmm's test kernels boot rvmm on cpu 0 and let every other
+ * hart come online afterwards (vm_boot_cpu, tests/kmain_test.c), with no
+ * smp_init(): by the first test every hart is online, has paging on the
+ * kernel pmap, and answers cross-calls.
+ */
+#include "hal/pmap.h"
+#include "vm/vm.h"
+
+static pmap_t online_pmap[HAL_MAX_CPUS];
+static unsigned online_seen[HAL_MAX_CPUS];
+
+static void
+online_fn(void *arg)
+{
+	unsigned id = hal_cpu_id();
+
+	(void)arg;
+	online_pmap[id] = pmap_current();
+	ck_pr_inc_uint(&online_seen[id]);
+}
+
+KTEST(smp, every_hart_online_after_vm_boot)
+{
+	unsigned n = hal_ncpus();
+	hal_cpuset_t set;
+
+	KT_EXPECT(vm_booted());
+	KT_EXPECT_EQ(smp_online_count(), n);
+	smp_online_set(&set);
+	for (unsigned i = 0; i < HAL_MAX_CPUS; i++) {
+		KT_EXPECT_EQ(smp_cpu_is_online(i), i < n);
+		KT_EXPECT_EQ(hal_cpuset_has(&set, i), i < n);
+	}
+	memset(online_seen, 0, sizeof(online_seen));
+	memset(online_pmap, 0, sizeof(online_pmap));
+	smp_call(&set, online_fn, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		KT_EXPECT_EQ(online_seen[i], 1);
+		KT_EXPECT(online_pmap[i] == pmap_kernel());
+	}
+}
+
+/* Wrong use: a hart that is online already comes online again. */
+KTEST_EXPLICIT(wrong_boot_cpu_twice, cpu0)
+{
+	vm_boot_cpu();
+	KT_FAIL("vm_boot_cpu() on an online cpu did not panic");
+}
+
+/* Wrong use: vm_boot() twice. */
+KTEST_EXPLICIT(wrong_vm_boot_twice, cpu0)
+{
+	vm_boot();
+	KT_FAIL("a second vm_boot() did not panic");
+}

@@ -975,9 +975,8 @@ page_drain_all(void)
 {
 	hal_cpuset_t all;
 
-	hal_cpuset_clear(&all);
-	for (unsigned i = 0; i < hal_ncpus(); i++)
-		hal_cpuset_add(&all, i);
+	/* Offline cpus have no caches (lib/smp.c section 3). */
+	smp_online_set(&all);
 	smp_call(&all, page_drain_local, NULL);
 }
 

@@ -1067,9 +1067,8 @@ zone_flush_ipi(void *arg)
 static void
 all_cpus(hal_cpuset_t *set)
 {
-	hal_cpuset_clear(set);
-	for (unsigned i = 0; i < hal_ncpus(); i++)
-		hal_cpuset_add(set, i);
+	/* Offline cpus have no magazines (lib/smp.c section 3). */
+	smp_online_set(set);
 }
 
 /*

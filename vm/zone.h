@@ -78,7 +78,7 @@ typedef void (*zone_dtor_t)(void *obj);
 
 /*
  * zone_init: sets up the zone layer (the magazine zones, the reclaim hook).
- * pre: boot cpu, once, after page_init() and smp_init(), before any other
+ * pre: boot cpu, once, after page_init() (from vm_boot), before any other
  *      zone call.
  */
 void zone_init(void);

@@ -48,6 +48,7 @@
 #include <ck_ring.h>
 
 #include "hal/hal.h"
+#include "hal/hal_test.h"
 #include "lib/assert.h"
 #include "lib/bootargs.h"
 #include "lib/kprintf.h"
@@ -438,6 +439,16 @@ run(const struct workload *w, unsigned runs)
 	}
 }
 
+/* Boot order: tests/kmain_test.c's. */
+_Noreturn void
+kmain_secondary(void)
+{
+	while (!vm_booted())
+		hal_cpu_relax();
+	vm_boot_cpu();
+	smp_idle_loop();
+}
+
 void
 kmain(void)
 {
@@ -451,8 +462,10 @@ kmain(void)
 		{ "kmalloc.cross", BM_CROSS, ops },
 	};
 
-	smp_init();
+	vm_set_bootargs(args);
 	vm_boot();
+	while (smp_online_count() != hal_ncpus())
+		hal_cpu_relax();
 	zone_init();
 	kmalloc_init();
 	if (zone_is_debug(kmalloc_class_zone(0)) && kmalloc_set_debug(false))

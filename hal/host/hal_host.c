@@ -9,7 +9,8 @@
  *
  * 2. Interrupts.  "Interrupts enabled" is a per-thread flag.  An IPI is a
  *    pending bit in the target's cpu record plus SIGUSR1 sent to its
- *    thread, so it arrives asynchronously, as on hardware: a thread
+ *    thread, so it arrives asynchronously, as on hardware (the handler
+ *    calls smp_ipi_entry(), as a kernel's IPI dispatch does): a thread
  *    spinning with interrupts on takes it in the middle of its loop.  With
  *    interrupts off the signal handler only leaves the bit set, and
  *    hal_intr_restore() takes the interrupt when the flag comes back on.
@@ -48,10 +49,12 @@
 #include <ck_pr.h>
 
 #include "hal/hal.h"
+#include "hal/hal_test.h"
 #include "hal/host/hal_host.h"
 #include "hal/host/mmu.h"
 #include "lib/assert.h"
 #include "lib/bootargs.h"
+#include "lib/smp.h"
 
 struct host_cpu {
 	struct hal_cpu hc;		/* must be first */
@@ -72,7 +75,6 @@ HAL_HOST_TLS volatile sig_atomic_t hal_host_ipi_waiting;
 
 #define host_self ((struct host_cpu *)hal_host_self)
 #define host_intr_on hal_host_intr_on
-static hal_ipi_handler_t host_ipi_handler;
 static hal_fault_handler_t host_fault_handler;
 static char host_bootargs[1024];
 static struct timespec host_t0;
@@ -113,9 +115,7 @@ host_take_interrupts(void)
 		if (ck_pr_fas_uint(&c->ipi_pending, 0) != 0) {
 			c->hc.intr_count++;
 			c->hc.ipi_count++;
-			hal_ipi_handler_t fn = ck_pr_load_ptr(&host_ipi_handler);
-			if (fn != NULL)
-				fn();
+			smp_ipi_entry();
 		}
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		host_intr_on = 1;
@@ -159,12 +159,6 @@ hal_cpu_idle(void)
 		return;
 	while (sem_wait(&host_self->wake) != 0 && errno == EINTR)
 		;
-}
-
-void
-hal_ipi_set_handler(hal_ipi_handler_t fn)
-{
-	ck_pr_store_ptr(&host_ipi_handler, (void *)fn);
 }
 
 void

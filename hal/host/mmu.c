@@ -43,6 +43,7 @@
 #include <ck_spinlock.h>
 
 #include "hal/hal.h"
+#include "hal/hal_test.h"
 #include "hal/host/hal_host.h"
 #include "hal/host/mmu.h"
 #include "hal/sv39/pte.h"

@@ -37,6 +37,12 @@ pmap_bootstrap(void)
 	/* satp stays Bare: nothing to build or switch on. */
 }
 
+void
+pmap_bootstrap_cpu(void)
+{
+	/* Nothing per hart either. */
+}
+
 pmap_t
 pmap_kernel(void)
 {

@@ -8,13 +8,13 @@
  *    hart as cpu 0 and the others in tree order, and starts each with SBI
  *    HSM hart_start at rv_secondary_entry with its struct rv_cpu as the
  *    opaque argument.  Each hart points tp at its struct rv_cpu (so
- *    hal_cpu() is one register read), installs the trap vector, enables
+ *    rv_self() is one register read), installs the trap vector, enables
  *    the supervisor software interrupt and checks in.  When every hart has
  *    checked in, cpu 0 calls kmain() and the others kmain_secondary().
  *
  * 2. Interrupts.  Only the supervisor software interrupt is used: SBI IPI
- *    sets SSIP on the targets; the trap handler clears it and calls the
- *    registered handler.  hal_intr_disable/restore toggle sstatus.SIE.
+ *    sets SSIP on the targets; the trap handler clears it and calls
+ *    smp_ipi_entry().  hal_intr_disable/restore toggle sstatus.SIE.
  *
  * 3. Reserved memory.  The device tree's /memreserve/ and /reserved-memory
  *    entries (OpenSBI adds its own firmware range there), the kernel image
@@ -34,8 +34,9 @@
  *    them, so interrupt handlers must not use floating point.
  *
  * 6. Paging.  The harts start in Bare mode; vm_boot() -> pmap_bootstrap()
- *    (hal/sv39) builds the kernel page table and switches every hart to
- *    Sv39 by cross-call.  RAM is mapped identity, so hal_phys_to_virt()
+ *    (hal/sv39) builds the kernel page table and switches cpu 0 to Sv39;
+ *    the others switch themselves in vm_boot_cpu(), which the test
+ *    kernel's kmain_secondary() calls once vm_boot() has returned.  RAM is mapped identity, so hal_phys_to_virt()
  *    stays the identity and nothing the port set up moves; the port tells
  *    the pmap what to map with hal_kernel_image() (W^X sections from the
  *    linker script) and hal_mmio_regions() (the test finisher), and
@@ -52,6 +53,7 @@
 #include <ck_pr.h>
 
 #include "hal/hal.h"
+#include "hal/hal_test.h"
 #include "hal/riscv64/csr.h"
 #include "hal/riscv64/dtb.h"
 #include "hal/riscv64/rv.h"
@@ -88,7 +90,6 @@ static unsigned rv_nreserved;
 static uint64_t rv_time_base;
 static uint64_t rv_timebase_freq;
 
-hal_ipi_handler_t rv_ipi_handler;
 hal_fault_handler_t rv_fault_handler;
 
 unsigned
@@ -104,25 +105,21 @@ hal_cpu_hartid(unsigned id)
 	return rv_cpus[id].hc.hartid;
 }
 
-void
-hal_cpu_relax(void)
+#ifndef HAL_MD_CPU
+struct hal_cpu *
+hal_cpu(void)
 {
-	/* Zihintpause is optional; a few nops give the sibling a chance. */
-	__asm__ __volatile__("nop; nop; nop; nop" ::: "memory");
+	return &rv_self()->hc;
 }
+#endif
 
-void
-hal_cpu_idle(void)
+#ifdef HAL_MD_CPU_HOOK
+unsigned
+hal_cpu_id(void)
 {
-	VM_ASSERT(!hal_intr_enabled());
-	rv_wfi();
+	return rv_self()->hc.id;
 }
-
-void
-hal_ipi_set_handler(hal_ipi_handler_t fn)
-{
-	ck_pr_store_ptr(&rv_ipi_handler, (void *)fn);
-}
+#endif
 
 void
 hal_ipi_send(const hal_cpuset_t *set)

@@ -27,6 +27,16 @@ struct rv_cpu {
 	uintptr_t probe_exec_va;	/* (L) target of hal_probe_exec, or 0 */
 } HAL_CACHE_ALIGNED;
 
+/* The calling hart's struct rv_cpu: tp, from entry to poweroff. */
+static inline struct rv_cpu *
+rv_self(void)
+{
+	struct rv_cpu *c;
+
+	__asm__("mv %0, tp" : "=r"(c));
+	return c;
+}
+
 /* A parked hart's slot (start.S): written by the boot hart. */
 struct rv_park_slot {
 	unsigned long hartid_plus1;	/* 0: free */
@@ -47,7 +57,6 @@ void rv_trap_entry(void);
 void rv_secondary_entry(void);
 void rv_dump_frame(const struct rv_trapframe *tf);
 void rv_backtrace(unsigned long fp, unsigned long pc);
-extern hal_ipi_handler_t rv_ipi_handler;
 extern hal_fault_handler_t rv_fault_handler;
 
 /* probe.S: faulting instructions and their fixups (see trap.c). */

@@ -1,7 +1,7 @@
 /*
  * trap.c: S-mode trap dispatch for the riscv64 port.
  *
- *	supervisor software interrupt	-> IPI handler (SSIP cleared first,
+ *	supervisor software interrupt	-> smp_ipi_entry() (SSIP cleared first,
  *					   so an IPI raised meanwhile is
  *					   taken again, never lost)
  *	load/store/instruction page fault -> the VM's fault handler; an
@@ -20,6 +20,7 @@
 #include "hal/riscv64/rv.h"
 #include "lib/assert.h"
 #include "lib/kprintf.h"
+#include "lib/smp.h"
 
 static const char *const exc_names[] = {
 	[EXC_INST_MISALIGNED] = "instruction address misaligned",
@@ -46,7 +47,7 @@ static const char *const reg_names[32] = {
 void
 rv_backtrace(unsigned long fp, unsigned long pc)
 {
-	const struct rv_cpu *c = (const struct rv_cpu *)hal_cpu();
+	const struct rv_cpu *c = rv_self();
 	unsigned long top = c->stack_top, bottom = top - RV_STACK_SIZE;
 
 	kprintf("backtrace:\n  %#lx\n", pc);
@@ -103,7 +104,7 @@ rv_trap_panic(struct rv_trapframe *tf, const char *what)
 static bool
 rv_probe_recover(struct rv_trapframe *tf, unsigned long cause)
 {
-	struct rv_cpu *c = (struct rv_cpu *)hal_cpu();
+	struct rv_cpu *c = rv_self();
 
 	if (cause == EXC_LOAD_PAGE_FAULT || cause == EXC_LOAD_ACCESS ||
 	    cause == EXC_STORE_PAGE_FAULT || cause == EXC_STORE_ACCESS) {
@@ -146,7 +147,7 @@ long
 rv_user_run(unsigned long pc, unsigned long sp, unsigned long a0,
     unsigned long a1, unsigned long out[4])
 {
-	rv_user_out[hal_cpu()->id] = out;
+	rv_user_out[rv_self()->hc.id] = out;
 	return rv_user_enter(pc, sp, a0, a1);
 }
 
@@ -154,7 +155,7 @@ rv_user_run(unsigned long pc, unsigned long sp, unsigned long a0,
 static void
 rv_trap_user(struct rv_trapframe *tf, unsigned long cause)
 {
-	unsigned long *out = rv_user_out[hal_cpu()->id];
+	unsigned long *out = rv_user_out[rv_self()->hc.id];
 	long value = -EINVAL;
 
 	if (cause == EXC_INST_PAGE_FAULT || cause == EXC_LOAD_PAGE_FAULT ||
@@ -177,7 +178,7 @@ rv_trap_user(struct rv_trapframe *tf, unsigned long cause)
 	out[1] = tf->stval;
 	out[2] = tf->sepc;
 	out[3] = tf->x[10];
-	rv_user_out[hal_cpu()->id] = NULL;
+	rv_user_out[rv_self()->hc.id] = NULL;
 	rv_user_leave((char *)tf + TF_SIZE, value);
 }
 
@@ -185,15 +186,14 @@ void
 rv_trap(struct rv_trapframe *tf)
 {
 	unsigned long cause = tf->scause;
-	struct hal_cpu *c = hal_cpu();
+	struct hal_cpu *c = &rv_self()->hc;
 
 	if (cause & SCAUSE_INTR) {
 		c->intr_count++;
 		if ((cause & ~SCAUSE_INTR) == IRQ_S_SOFT) {
 			csr_clear(sip, SIP_SSIP);
 			c->ipi_count++;
-			if (rv_ipi_handler != NULL)
-				rv_ipi_handler();
+			smp_ipi_entry();
 			return;
 		}
 		rv_trap_panic(tf, "unexpected interrupt");

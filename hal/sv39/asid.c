@@ -130,10 +130,13 @@ asid_init(unsigned hw, unsigned cap)
 void
 pmap_debug_set_asid_bits(unsigned bits)
 {
-	for (unsigned i = 0; i < hal_ncpus(); i++)
-		VM_PANIC_IF(ck_pr_load_ptr(&pmap_cpus[i].cur) !=
-		    &pmap_kernel_store, "pmap_debug_set_asid_bits(%u): cpu %u "
-		    "runs a user pmap", bits, i);
+	for (unsigned i = 0; i < hal_ncpus(); i++) {
+		pmap_t cur = ck_pr_load_ptr(&pmap_cpus[i].cur);
+		/* NULL: the cpu is not online yet (no paging, no ASID). */
+		VM_PANIC_IF(cur != NULL && cur != &pmap_kernel_store,
+		    "pmap_debug_set_asid_bits(%u): cpu %u runs a user pmap",
+		    bits, i);
+	}
 	hal_intr_t s = hal_intr_disable();
 	ck_spinlock_lock(&asid_lock);
 	asid_reset_locked(bits);

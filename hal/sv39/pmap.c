@@ -78,6 +78,7 @@
 #include "lib/bootargs.h"
 #include "lib/kprintf.h"
 #include "lib/smp.h"
+#include "vm/vm.h"
 #include "lib/stat.h"
 
 struct pmap pmap_kernel_store;
@@ -854,17 +855,27 @@ kmap_ram(paddr_t s, paddr_t e, paddr_t is, paddr_t ie)
 		kmap_range(ie, ie, e - ie, rw, 0, true);
 }
 
-static void
-boot_hart_on(void *arg)
+void
+pmap_bootstrap_cpu(void)
 {
 	pmap_t k = &pmap_kernel_store;
+	hal_intr_t s = hal_intr_disable();
 	struct pmap_cpu *pc = &pmap_cpus[hal_cpu_id()];
 
-	(void)arg;
+	VM_PANIC_IF(k->root == NULL, "pmap_bootstrap_cpu(): cpu %u: no kernel "
+	    "pmap yet (pmap_bootstrap)", hal_cpu_id());
+	VM_PANIC_IF(ck_pr_load_ptr(&pc->cur) != NULL, "pmap_bootstrap_cpu(): "
+	    "cpu %u has paging on already", hal_cpu_id());
+	/*
+	 * The caller is online already (lib/smp.c section 3): a shootdown
+	 * that missed it was committed before this write, and the full
+	 * flush drops whatever the hart cached before.
+	 */
 	hal_mmu_satp_write(satp_make(SATP_MODE_SV39, 0, k->root_pa));
 	hal_mmu_flush_local_all();
 	ck_pr_store_ptr(&pc->cur, k);
 	pc->cur_asid = 0;
+	hal_intr_restore(s);
 }
 
 void
@@ -875,7 +886,6 @@ pmap_bootstrap(void)
 	unsigned nram = hal_mem_regions(&ram), nmmio = hal_mmio_regions(&mmio);
 	struct hal_kernel_image ki;
 	struct vm_page *rpg;
-	hal_cpuset_t all;
 	char buf[16];
 
 	ck_spinlock_init(&k->lock);
@@ -917,17 +927,17 @@ pmap_bootstrap(void)
 		kmap_range(mmio[i].base, mmio[i].base, mmio[i].size,
 		    PMAP_PROT_READ | PMAP_PROT_WRITE, PMAP_ATTR_IO, false);
 
-	/* Bare -> Sv39 on every hart. */
-	hal_cpuset_clear(&all);
-	for (unsigned i = 0; i < hal_ncpus(); i++)
-		hal_cpuset_add(&all, i);
-	smp_call(&all, boot_hart_on, NULL);
+	/*
+	 * Bare -> Sv39 on this hart; every other hart switches itself when
+	 * it comes online (vm_boot_cpu -> pmap_bootstrap_cpu).
+	 */
+	pmap_bootstrap_cpu();
 	ck_pr_store_8((uint8_t *)&pmap_paging_on, 1);
 
 	unsigned hw = asid_probe_bits();
-	asid_init(hw, (unsigned)bootarg_u64(hal_bootargs(), "asid_bits",
+	asid_init(hw, (unsigned)bootarg_u64(vm_bootargs(), "asid_bits",
 	    SATP_ASID_BITS));
-	if (bootarg_get(hal_bootargs(), "shootdown", buf, sizeof(buf))) {
+	if (bootarg_get(vm_bootargs(), "shootdown", buf, sizeof(buf))) {
 		for (unsigned h = 0; h < 3; h++)
 			if (bootarg_list_has(buf, pmap_shootdown_name(h)))
 				pmap_set_shootdown(h);

@@ -265,7 +265,7 @@ void
 pmap_flush_commit(struct pmap_flush *f)
 {
 	pmap_t p = f->pmap;
-	unsigned self = hal_cpu_id(), n = hal_ncpus();
+	unsigned self = hal_cpu_id();
 	struct pmap_cpu *pc = &pmap_cpus[self];
 	hal_cpuset_t targets;
 	bool skip = ck_pr_load_8((uint8_t *)&skip_remote) != 0;
@@ -280,9 +280,12 @@ pmap_flush_commit(struct pmap_flush *f)
 	ck_pr_fence_memory();
 	hal_cpuset_clear(&targets);
 	if (f->how == PMAP_SHOOTDOWN_FLUSHALL || p->kernel) {
-		for (unsigned i = 0; i < n; i++)
-			if (i != self)
-				hal_cpuset_add(&targets, i);
+		/*
+		 * Every online hart (lib/smp.c section 3): one that comes
+		 * online later flushes its whole TLB then.
+		 */
+		smp_online_set(&targets);
+		targets.bits[self / 64] &= ~(1ull << (self % 64));
 	} else {
 		if (asid_enabled() && !skip) {
 			for (unsigned w = 0; w < PMAP_CPU_WORDS; w++)

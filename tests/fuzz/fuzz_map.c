@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hal/hal_test.h"
 #include "lib/smp.h"
 #include "tests/map_model.h"
 #include "vm/vm.h"
@@ -34,9 +35,19 @@ static jmp_buf booted;
 void
 kmain(void)
 {
-	smp_init();
+	vm_set_bootargs(hal_bootargs());
 	vm_boot();
 	longjmp(booted, 1);
+}
+
+/* One hart: never called, but the host port refers to it. */
+_Noreturn void
+kmain_secondary(void)
+{
+	while (!vm_booted())
+		hal_cpu_relax();
+	vm_boot_cpu();
+	smp_idle_loop();
 }
 
 _Noreturn void

@@ -26,6 +26,7 @@ void hal_host_intr_pending(void);
 /* Nonzero when an IPI is pending for this thread's cpu. */
 extern HAL_HOST_TLS volatile sig_atomic_t hal_host_ipi_waiting;
 
+#define HAL_MD_CPU 1
 static inline struct hal_cpu *
 hal_cpu(void)
 {

@@ -1,12 +1,16 @@
 /*
- * hal_md.h (riscv64): the inline fast-path primitives of hal.h.
- * tp holds the running hart's struct rv_cpu (whose first member is its
- * struct hal_cpu) from entry to poweroff; sstatus.SIE is the interrupt
- * enable.  Included by hal/hal.h only.
+ * hal_md.h (riscv64, rvmm's tp convention): the inline fast-path
+ * primitives of hal.h for a kernel whose tp holds the running hart's
+ * per-CPU area, which starts with its struct hal_cpu, from entry on (rvmm's
+ * test kernel does: struct rv_cpu).  Then hal_cpu_id() is one load, not a
+ * call.  Not the default: meson -Dhal_md_dir=hal/riscv64/include selects
+ * it (the default, hal/riscv64/md/hal_md.h, makes hal_cpu_id() a hook).
+ * sstatus.SIE is the interrupt enable.  Included by hal/hal.h only.
  */
 #ifndef RVMM_HAL_RISCV64_HAL_MD_H
 #define RVMM_HAL_RISCV64_HAL_MD_H
 
+#define HAL_MD_CPU 1
 #define HAL_MD_SSTATUS_SIE 0x2ul
 
 static inline struct hal_cpu *
