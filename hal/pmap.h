@@ -118,6 +118,13 @@ typedef struct pmap *pmap_t;
 int pmap_set_user_window(vaddr_t lo, vaddr_t hi);
 
 /*
+ * pmap_check_user_window: what pmap_set_user_window(lo, hi) would return
+ * (0 or -EINVAL), without changing anything.  pre: any context, after the
+ * port knows its RAM regions.
+ */
+int pmap_check_user_window(vaddr_t lo, vaddr_t hi);
+
+/*
  * pmap_user_min, pmap_user_max: user space is [pmap_user_min(),
  * pmap_user_max()) (default [128 GiB, 256 GiB); no MMU: [4 KiB, 2^56)).
  * pre: any context.

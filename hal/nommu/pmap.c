@@ -131,9 +131,15 @@ pmap_is_valid(pmap_t p)
 #define NOMMU_USER_MAX ((vaddr_t)1 << 56)
 
 int
-pmap_set_user_window(vaddr_t lo, vaddr_t hi)
+pmap_check_user_window(vaddr_t lo, vaddr_t hi)
 {
 	return lo == NOMMU_USER_MIN && hi == NOMMU_USER_MAX ? 0 : -EINVAL;
+}
+
+int
+pmap_set_user_window(vaddr_t lo, vaddr_t hi)
+{
+	return pmap_check_user_window(lo, hi);
 }
 
 vaddr_t

@@ -287,20 +287,30 @@ pmap_kernel_map_range(vaddr_t *lo, vaddr_t *hi)
 }
 
 int
-pmap_set_user_window(vaddr_t lo, vaddr_t hi)
+pmap_check_user_window(vaddr_t lo, vaddr_t hi)
 {
 	const struct hal_mem_range *r;
 	unsigned n = hal_mem_regions(&r);
 
-	VM_PANIC_IF(ck_pr_load_8((uint8_t *)&window_final),
-	    "pmap_set_user_window(%#llx, %#llx): after vm_boot()",
-	    (unsigned long long)lo, (unsigned long long)hi);
 	if (((lo | hi) & (PMAP_SIZE_1G - 1)) != 0 || lo >= hi ||
 	    hi > PMAP_LOWER_END)
 		return -EINVAL;
 	for (unsigned i = 0; i < n; i++)
 		if (r[i].base < hi && r[i].base + r[i].size > lo)
 			return -EINVAL;
+	return 0;
+}
+
+int
+pmap_set_user_window(vaddr_t lo, vaddr_t hi)
+{
+	int err;
+
+	VM_PANIC_IF(ck_pr_load_8((uint8_t *)&window_final),
+	    "pmap_set_user_window(%#llx, %#llx): after vm_boot()",
+	    (unsigned long long)lo, (unsigned long long)hi);
+	if ((err = pmap_check_user_window(lo, hi)) != 0)
+		return err;
 	user_lo = lo;
 	user_hi = hi;
 	return 0;
