@@ -34,7 +34,6 @@
 #define PG PMAP_SIZE_4K
 #define RW (PMAP_PROT_READ | PMAP_PROT_WRITE)
 #define RO PMAP_PROT_READ
-/* User test addresses: 1 GiB into user space, 1 GiB-aligned. */
 /*
  * User space for the tests: UBASE is its start, USLOT(k) the k-th 1 GiB
  * root slot of it, wrapping around in a small window (the low window has
