@@ -37,6 +37,9 @@
  *    the low user window: the maps layer never places a non-fixed mapping
  *    below 4 KiB, so address 0 is mapped only when asked for with
  *    VM_MAP_FIXED.
+ *    Without an MMU (hal/nommu) there is one fixed user window, every
+ *    physical address but page 0, [4 KiB, 2^56); pmap_set_user_window()
+ *    accepts only that one and pmap_mmio_va() is the identity.
  *
  * 2. Objects.  A pmap_t is an opaque handle.  pmap_kernel() is the kernel's
  *    pmap (every mapping global, never user); pmap_create() makes a user
@@ -186,8 +189,10 @@ pmap_direct_va(paddr_t pa)
 
 /*
  * pmap_bootstrap: builds the kernel pmap (direct map of every RAM region,
- * the kernel image W^X, the device ranges), switches every hart from Bare
- * to Sv39 on it, probes the ASID width and sets up the ASID allocator.
+ * the kernel image W^X, the device ranges at pmap_mmio_va()) around the
+ * user window (pmap_set_user_window, fixed from now on), switches every
+ * hart from Bare to Sv39 on it, probes the ASID width and sets up the ASID
+ * allocator.
  * Bootargs: asid_bits=N caps the ASIDs used (debug: drives rollover),
  * shootdown=ipi|rfence|flushall picks the shootdown method.
  * pre: boot cpu, once, after smp_init() and page_init(); every hart idle
