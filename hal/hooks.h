@@ -176,7 +176,9 @@ void hal_kernel_image(struct hal_kernel_image *out);	/* [mmu] */
  * hal_mmio_regions: device ranges (UART, PLIC, CLINT, virtio, the test
  * finisher ...) the kernel reaches once paging is on: mapped read-write,
  * never executable, with the Svpbmt IO type if the harts have Svpbmt, in
- * the kernel pmap (so in every address space).  Page-aligned.
+ * the kernel pmap (so in every address space): identity, except inside
+ * the user window, where the kernel reaches them at pmap_mmio_va(pa)
+ * (hal/pmap.h).  Page-aligned.
  * 0 ranges is fine.  *out stays valid.  pre: from vm_boot() on.
  */
 unsigned hal_mmio_regions(const struct hal_mem_range **out);	/* [mmu] */
