@@ -27,6 +27,8 @@
  *    the arena: the hal.h MMU primitives and the probes go through it, so
  *    the pmap's page tables and TLB shootdowns are exercised here too.  A
  *    simulated kernel image is reserved right after the firmware range.
+ *    Its page faults go to vm_fault_trap(), as the riscv64 trap handler's
+ *    do; it also holds the user copies (hal_copyin/out/instr).
  *
  * 4. Power.  hal_poweroff() flushes and _exit()s with the code; other
  *    threads die with the process.
@@ -73,7 +75,6 @@ HAL_HOST_TLS volatile sig_atomic_t hal_host_ipi_waiting;
 #define host_self ((struct host_cpu *)hal_host_self)
 #define host_intr_on hal_host_intr_on
 static hal_ipi_handler_t host_ipi_handler;
-static hal_fault_handler_t host_fault_handler;
 static char host_bootargs[1024];
 static struct timespec host_t0;
 
@@ -184,18 +185,6 @@ hal_ipi_send(const hal_cpuset_t *set)
 			pthread_kill(c->thread, SIGUSR1);
 		}
 	}
-}
-
-void
-hal_fault_set_handler(hal_fault_handler_t fn)
-{
-	ck_pr_store_ptr(&host_fault_handler, (void *)fn);
-}
-
-hal_fault_handler_t
-hal_host_fault_handler(void)
-{
-	return ck_pr_load_ptr(&host_fault_handler);
 }
 
 uint64_t
