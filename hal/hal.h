@@ -353,15 +353,20 @@ int hal_probe_exec(vaddr_t va);
  * enabled (riscv64: sstatus.SUM set) only inside them.  The caller
  * (vm/copy.c) has checked that the user range lies in user space and is
  * not empty.  A page fault taken inside goes to vm_fault_trap(); if that
- * resolves it the access is retried, else the routine returns -EFAULT
- * through its recovery point (see hal_copy_fixup).  Bytes are copied in
- * increasing address order, so on -EFAULT a prefix of the destination,
- * ending before the byte that faulted, may have been written.
+ * resolves it the access is retried, else the routine returns
+ * HAL_COPY_FAULT through its recovery point (see hal_copy_fixup).  Bytes
+ * are copied in increasing address order, so after a fault a prefix of
+ * the destination, ending before the byte that faulted, may have been
+ * written.  They return 0 on success.  (Plain numbers, not errno values,
+ * so that assembly routines need no libc header; vm/copy.c turns them
+ * into -EFAULT and -ENAMETOOLONG.)
  *
  * hal_copyinstr copies bytes until it has copied a NUL (0) or max bytes
- * (-ENAMETOOLONG); max >= 1.
+ * without one (HAL_COPY_NONUL); max >= 1.
  * pre: thread context (they may fault), interrupts on or off.
  */
+#define HAL_COPY_FAULT (-1)
+#define HAL_COPY_NONUL 1
 int hal_copyin(void *dst, vaddr_t usrc, size_t len);
 int hal_copyout(vaddr_t udst, const void *src, size_t len);
 int hal_copyinstr(char *dst, vaddr_t usrc, size_t max);
@@ -369,8 +374,8 @@ int hal_copyinstr(char *dst, vaddr_t usrc, size_t max);
 /*
  * hal_copy_fixup: if pc is an instruction of a user-access routine that
  * may fault (the copies above, the port's probes), the address of the
- * recovery code that makes the routine return -EFAULT; else 0.
- * vm_fault_trap() calls it for every kernel-mode fault.
+ * recovery code that makes the routine fail (HAL_COPY_FAULT; -EFAULT for
+ * a probe); else 0.  vm_fault_trap() calls it for every kernel-mode fault.
  * pre: any context; pc is a kernel address.
  */
 vaddr_t hal_copy_fixup(vaddr_t pc);

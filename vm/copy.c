@@ -153,6 +153,15 @@ nommu_copyinstr(char *dst, vaddr_t usrc, size_t max)
 /* ------------------------------------------------------------------ */
 /* The calls.                                                          */
 
+/* The port's answer (hal.h) as an errno. */
+static int
+copy_err(int r)
+{
+	if (r == 0)
+		return 0;
+	return r == HAL_COPY_NONUL ? -ENAMETOOLONG : -EFAULT;
+}
+
 int
 vm_copyin(void *dst, vaddr_t usrc, size_t len)
 {
@@ -162,7 +171,7 @@ vm_copyin(void *dst, vaddr_t usrc, size_t len)
 		return nommu_copy(dst, usrc, len, true);
 	if (!copy_range_ok(usrc, len))
 		return -EFAULT;
-	return hal_copyin(dst, usrc, len);
+	return copy_err(hal_copyin(dst, usrc, len));
 }
 
 int
@@ -174,7 +183,7 @@ vm_copyout(vaddr_t udst, const void *src, size_t len)
 		return nommu_copy((void *)src, udst, len, false);
 	if (!copy_range_ok(udst, len))
 		return -EFAULT;
-	return hal_copyout(udst, src, len);
+	return copy_err(hal_copyout(udst, src, len));
 }
 
 int
@@ -193,7 +202,7 @@ vm_copyinstr(char *dst, vaddr_t usrc, size_t max)
 			n = max;
 		if (!copy_range_ok(usrc, n))
 			return -EFAULT;
-		err = hal_copyinstr(dst, usrc, n);
+		err = copy_err(hal_copyinstr(dst, usrc, n));
 		if (err != -ENAMETOOLONG)
 			return err;
 		dst += n;

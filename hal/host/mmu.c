@@ -569,8 +569,8 @@ host_ucopy(vaddr_t va, char *k, size_t len, enum move_how how)
 	}
 	(void)sum_set(false);
 	if (err != 0)
-		return -EFAULT;
-	return how == MOVE_STR && !nul ? -ENAMETOOLONG : 0;
+		return HAL_COPY_FAULT;
+	return how == MOVE_STR && !nul ? HAL_COPY_NONUL : 0;
 }
 
 int

@@ -28,7 +28,7 @@
  * 3. Fault path: the load or store faults; the trap handler calls
  *    vm_fault_trap(stval, access, &sepc); if vm_fault resolves the fault
  *    the instruction is retried, else sepc becomes the entry's fixup,
- *    which clears SUM and returns -EFAULT.
+ *    which clears SUM and returns HAL_COPY_FAULT (vm/copy.c: -EFAULT).
  *
  * 4. The copy: bytes until both pointers are 8-byte aligned (when they
  *    can both be), then 8-byte words, then bytes, in increasing address
@@ -37,8 +37,8 @@
  *    before the faulting page copied and nothing after it.
  */
 #define SSTATUS_SUM_BIT 0x40000
-#define EFAULT 14
-#define ENAMETOOLONG 36
+#define HAL_COPY_FAULT (-1)	/* hal.h */
+#define HAL_COPY_NONUL 1
 
 /* One instruction that may fault on user memory, with its table entry. */
 .macro UACCESS insn:vararg
@@ -141,15 +141,15 @@ hal_copyinstr:
 	li	a0, 0
 	ret
 2:	csrc	sstatus, t6
-	li	a0, -ENAMETOOLONG
+	li	a0, HAL_COPY_NONUL
 	ret
 
-/* The recovery code of every entry above: SUM off, -EFAULT. */
+/* The recovery code of every entry above: SUM off, HAL_COPY_FAULT. */
 	.globl rv_ucopy_fault
 rv_ucopy_fault:
 	li	t6, SSTATUS_SUM_BIT
 	csrc	sstatus, t6
-	li	a0, -EFAULT
+	li	a0, HAL_COPY_FAULT
 	ret
 
 /*
