@@ -49,7 +49,7 @@ pat(size_t i, unsigned salt)
 }
 
 /* sstatus.SUM is clear (riscv64; the host checks it in kernel_access). */
-static bool
+static __attribute__((unused)) bool
 sum_clear(void)
 {
 #if defined(__riscv)
