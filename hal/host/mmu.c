@@ -43,10 +43,10 @@
  *    A page fault goes to vm_fault_trap(va, access, &pc), exactly as the
  *    riscv64 trap handler does: 0 with pc unchanged retries (as often as
  *    it takes: another hart may unmap the page again meanwhile), 0 with
- *    pc moved to UACCESS_FIXUP is the routine's recovery (-EFAULT), an
- *    error is a fault nobody resolves.  hal_copy_fixup() knows the one
- *    pair.  An access fault (no memory behind a valid translation) is no
- *    page fault: the routines return -EFAULT at once.
+ *    pc moved to UACCESS_FIXUP is the routine's recovery (a failed copy:
+ *    HAL_COPY_FAULT; a failed probe: -EFAULT), an error is a fault nobody
+ *    resolves.  hal_copy_fixup() knows the one pair.  An access fault (no memory behind a valid translation) is no
+ *    page fault: the routines fail at once.
  *
  * 4. The simulated machine facts of hal.h: the kernel image
  *    (HOST_KIMAGE_*, reserved by hal_host.c), one device page at
