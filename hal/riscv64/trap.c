@@ -226,7 +226,6 @@ rv_trap(struct rv_trapframe *tf)
 
 	const char *name = cause < sizeof(exc_names) / sizeof(exc_names[0]) &&
 	    exc_names[cause] != NULL ? exc_names[cause] : "unknown exception";
-
 	int err = 0;
 
 	if (cause == EXC_INST_PAGE_FAULT || cause == EXC_LOAD_PAGE_FAULT ||
