@@ -13,14 +13,24 @@
  *	hal_preempt_disable/enable		inline (compiler barriers unless
  *						hal_md.h says otherwise)
  *	hal_cpu_relax, hal_cpu_idle, hal_mmu_*	hal/riscv64/cpu.c
- *	smp_ipi_entry()				the kernel calls it (lib/smp.h)
+ *	hal_copyin/out/instr, hal_copy_fixup	hal/riscv64/usercopy.S
+ *	smp_ipi_entry()				the kernel's IPI dispatch calls it
+ *						(lib/smp.h)
+ *	vm_fault_trap()				the kernel's trap handler calls
+ *						it for every page fault
+ *						(vm/fault.h)
  * What rvmm's own test kernels have beyond this: hal/hal_test.h.
  *
  * Count (riscv64, default hal_md.h): 15 hooks with an MMU (meson
  * -Dmmu=true), 11 without (-Dmmu=false: the four marked [mmu] are not
- * called; a kernel may still define them).  A hal_md.h that makes hal_cpu_id() inline removes one.
- * (Until vm_fault_trap becomes the kernel's fault entry, the library also
- * calls hal_fault_set_handler(), declared in hal/hal.h: one more.)
+ * called; a kernel may still define them).  A hal_md.h that makes
+ * hal_cpu_id() inline removes one.
+ *
+ * The link also provides __start_rvmm_extable and __stop_rvmm_extable,
+ * the bounds of the section rvmm_extable (the user-copy routines'
+ * recovery points, hal/riscv64/usercopy.S): GNU ld defines them by itself
+ * for an orphan section; a kernel linker script that places the section
+ * (keep it in read-only data, with KEEP) defines them around it.
  *
  * Contexts.  "Any context": thread or interrupt context, interrupts on or
  * off, on any online hart (vm/vm.h); a hook called so must not sleep or
