@@ -36,11 +36,12 @@ const char *hal_bootargs(void);
 
 /*
  * Probes: one access through the MMU of the calling hart, as the kernel
- * would make it (S-mode, with sstatus.SUM set so user pages are reachable
- * for loads and stores, as in copyin/copyout).  A page or access fault does
- * not panic: the registered fault handler is asked first (hal_fault_set_-
- * handler), and if it does not resolve the fault the probe returns -EFAULT
- * and changes nothing.  va must be 8-byte aligned (else -EINVAL).
+ * would make it (S-mode; the load and store probes set sstatus.SUM around
+ * their access so user pages are reachable, as copyin/copyout do).  A page
+ * or access fault does not panic: vm_fault_trap() is asked first (the
+ * probes are user-access routines for hal_copy_fixup), and if it does not
+ * resolve the fault the probe returns -EFAULT and changes nothing.  va
+ * must be 8-byte aligned (else -EINVAL).
  *
  * hal_probe_exec() calls va as a function: it must hold a `ret` (the
  * caller wrote it and the port makes the instruction fetch see it).
