@@ -133,6 +133,59 @@ bench_phase(smp_fn_t worker, void *arg)
 	return phase_t1 - phase_t0;
 }
 
+/*
+ * kbench_selected: the selection list matches the benchmark's name as
+ * registered (page_pair) or as reported (page.pair: '_' read as '.').
+ */
+static bool
+kbench_selected(const char *list, const struct kbench *b)
+{
+	char dotted[64];
+	size_t i;
+
+	for (i = 0; b->name[i] != '\0' && i < sizeof(dotted) - 1; i++)
+		dotted[i] = b->name[i] == '_' ? '.' : b->name[i];
+	dotted[i] = '\0';
+	return bootarg_list_matches(list, b->name) ||
+	    bootarg_list_matches(list, dotted);
+}
+
+/*
+ * bench_names_known: every word of bench= selects at least one benchmark
+ * (a typo must not run nothing and succeed); prints the ones that do not.
+ */
+static bool
+bench_names_known(const char *sel)
+{
+	const char *p = sel;
+	bool all = true;
+
+	while (*p != '\0') {
+		const char *e = strchr(p, ',');
+		size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+		char word[64];
+		bool found = false;
+		if (n >= sizeof(word))
+			n = sizeof(word) - 1;
+		memcpy(word, p, n);
+		word[n] = '\0';
+		for (const struct kbench *b = __start_kbench_cases;
+		    b < __stop_kbench_cases && !found; b++)
+			found = n == 0 || kbench_selected(word, b);
+		if (!found) {
+			all = false;
+			kprintf("Bail out! bench: no benchmark matches \"%s\"; "
+			    "there are:", word);
+			for (const struct kbench *b = __start_kbench_cases;
+			    b < __stop_kbench_cases; b++)
+				kprintf(" %s", b->name);
+			kprintf("\n");
+		}
+		p = e != NULL ? e + 1 : p + strlen(p);
+	}
+	return all;
+}
+
 int
 bench_main(const char *bootargs)
 {
@@ -144,9 +197,11 @@ bench_main(const char *bootargs)
 	    bench_arg_u64("tlbgrow", 1) != 0;
 	kprintf("# rvmm bench: target %s, %u harts, args \"%s\", tlbgrow %d\n",
 	    RVMM_TARGET, hal_ncpus(), bootargs, phase_tlb_grow ? 1 : 0);
+	if (have && !bench_names_known(sel))
+		return 1;
 	for (const struct kbench *b = __start_kbench_cases;
 	    b < __stop_kbench_cases; b++) {
-		if (have && !bootarg_list_matches(sel, b->name))
+		if (have && !kbench_selected(sel, b))
 			continue;
 		kprintf("# bench %s\n", b->name);
 		b->fn();

@@ -438,6 +438,40 @@ run(const struct workload *w, unsigned runs)
 	}
 }
 
+/*
+ * bm_words_match: each comma-separated word of list matches (as a
+ * substring) a workload name of wl[0..n), or an implementation name when
+ * wl is NULL.  Prints the words that match nothing.
+ */
+static bool
+bm_words_match(const char *list, const struct workload *wl, size_t n,
+    const char *what)
+{
+	const char *p = list;
+	bool all = true;
+
+	while (*p != '\0') {
+		const char *e = strchr(p, ',');
+		size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
+		char word[64];
+		bool found = len == 0;
+		if (len >= sizeof(word))
+			len = sizeof(word) - 1;
+		memcpy(word, p, len);
+		word[len] = '\0';
+		for (size_t i = 0; i < (wl != NULL ? n : NIMPL) && !found; i++)
+			found = bootarg_list_matches(word,
+			    wl != NULL ? wl[i].name : impls[i].name);
+		if (!found) {
+			kprintf("Bail out! rvmm-bench-malloc: no %s matches "
+			    "\"%s\"\n", what, word);
+			all = false;
+		}
+		p = e != NULL ? e + 1 : p + strlen(p);
+	}
+	return all;
+}
+
 void
 kmain(void)
 {
@@ -464,6 +498,10 @@ kmain(void)
 	kprintf("# rvmm-bench-malloc: %u harts, %llu ops per hart, best of "
 	    "%u, VM_DEBUG_LEVEL %d\n", hal_ncpus(), (unsigned long long)ops,
 	    runs ? runs : 1, VM_DEBUG_LEVEL);
+	/* A word of bench= or impl= that selects nothing is a typo. */
+	if (!bm_words_match(sel, wl, sizeof(wl) / sizeof(wl[0]), "benchmark") ||
+	    !bm_words_match(impl_sel, NULL, 0, "implementation"))
+		hal_poweroff(2);
 	for (size_t i = 0; i < sizeof(wl) / sizeof(wl[0]); i++)
 		if (bootarg_list_matches(sel, wl[i].name))
 			run(&wl[i], runs ? runs : 1);

@@ -69,6 +69,7 @@
  *    invariants of pmap_impl.h.
  */
 #include <errno.h>
+#include <string.h>
 
 #include <ck_pr.h>
 #include <ck_spinlock.h>
@@ -928,9 +929,13 @@ pmap_bootstrap(void)
 	asid_init(hw, (unsigned)bootarg_u64(hal_bootargs(), "asid_bits",
 	    SATP_ASID_BITS));
 	if (bootarg_get(hal_bootargs(), "shootdown", buf, sizeof(buf))) {
-		for (unsigned h = 0; h < 3; h++)
-			if (bootarg_list_has(buf, pmap_shootdown_name(h)))
-				pmap_set_shootdown(h);
+		unsigned h = 0;
+		while (h < 3 && strcmp(buf, pmap_shootdown_name(h)) != 0)
+			h++;
+		if (h == 3)
+			panic("bootarg shootdown=%s: expected ipi, rfence or "
+			    "flushall", buf);
+		pmap_set_shootdown(h);
 	}
 	/* Nothing printed: the test images' first line must be TAP's. */
 }
