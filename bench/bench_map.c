@@ -42,7 +42,7 @@ static uint64_t bm_copy_ns[HAL_MAX_CPUS];
 static vaddr_t
 region(unsigned cpu)
 {
-	return PMAP_USER_MIN + cpu * REGION_STRIDE;
+	return pmap_user_min() + cpu * REGION_STRIDE;
 }
 
 /* ------------------------------------------------------------------ */
@@ -239,7 +239,7 @@ fork_prepare(void *arg)
 	(void)arg;
 	vm_map_activate(m);
 	for (uint64_t i = 0; i < 1000; i++)
-		if (hal_probe_write64(PMAP_USER_MIN + i * PG, i) != 0)
+		if (hal_probe_write64(pmap_user_min() + i * PG, i) != 0)
 			ck_pr_inc_64(&bm_errors);
 	vm_map_activate(NULL);
 }
@@ -278,7 +278,7 @@ KBENCH(fork_1000)
 	    __builtin_strcmp(RVMM_TARGET, "host") == 0 ? 2000 : 40);
 	for (unsigned c = 0; c < n; c++) {
 		bm_maps[c] = vm_map_create(0);
-		if (bm_maps[c] == NULL || vm_mmap(bm_maps[c], PMAP_USER_MIN,
+		if (bm_maps[c] == NULL || vm_mmap(bm_maps[c], pmap_user_min(),
 		    1000 * PG, VM_PROT_READ | VM_PROT_WRITE, VM_MAP_PRIVATE |
 		    VM_MAP_ANON | VM_MAP_FIXED, NULL, 0) < 0) {
 			kprintf("# fork.1000: no memory\n");

@@ -28,7 +28,7 @@
 #include "lib/kprintf.h"
 #include "vm/page.h"
 
-#define SD_BASE (PMAP_USER_MIN + PMAP_SIZE_1G)
+#define SD_BASE (pmap_user_min() + PMAP_SIZE_1G)
 
 struct sd_cfg {
 	pmap_t p;

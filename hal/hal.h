@@ -331,7 +331,8 @@ void hal_kernel_image(struct hal_kernel_image *out);
 /*
  * Device (MMIO) ranges the kernel must keep mapped once paging is on (the
  * riscv64 port's test finisher, used by hal_poweroff).  Page-aligned; the
- * pmap maps them identity, read-write, with the Svpbmt IO type if present.
+ * pmap maps them identity, read-write, with the Svpbmt IO type if present,
+ * except inside the user window, where they are at pmap_mmio_va() (pmap.h).
  */
 unsigned hal_mmio_regions(const struct hal_mem_range **out);
 

@@ -8,23 +8,38 @@
  * sfence.vma, the host port a software MMU (see hal.h, "MMU primitives").
  * hal/sv39/pmap.c holds the theory of operation.
  *
- * 1. Address-space layout (Sv39, 39-bit virtual addresses).
+ * 1. Address-space layout (Sv39, 39-bit virtual addresses).  The lower
+ *    half [0, 2^38) is split at 1 GiB root-slot boundaries between user
+ *    space, one range [pmap_user_min(), pmap_user_max()) private to each
+ *    pmap, and the kernel window, everything else in the lower half: the
+ *    direct map of all RAM, identity (VA == PA), global, never user, the
+ *    kernel image in it W^X, the kernel map (pmap_kernel_map_range()), and
+ *    device ranges (hal_mmio_regions) identity.  The embedding kernel picks
+ *    the user window once, before vm_boot(), with pmap_set_user_window();
+ *    two layouts are the usual ones:
  *
- *	[0, PMAP_KERNEL_END)		kernel window, lower half: the direct map
- *					of all RAM, identity (VA == PA), global,
- *					never user; the kernel image in it W^X;
- *					device ranges (hal_mmio_regions) identity
- *	[PMAP_USER_MIN, PMAP_USER_MAX)	user space: private to each pmap
+ *	default (high)			low (uwin=low)
+ *	[0, 128 GiB)	kernel window	[0, 2 GiB)	user space
+ *	[128, 256 GiB)	user space	[2, 256 GiB)	kernel window (RAM of
+ *							QEMU virt at 2 GiB)
  *	[2^38, 2^64 - 2^38)		not canonical: always -EINVAL
- *	[2^64 - 2^38, 2^64)		upper half: reserved for the kernel
- *					(unused today)
+ *	[2^64 - 2^38, 2^64)		upper half, kernel only: the device
+ *					alias PMAP_MMIO_ALIAS + pa of every
+ *					device range that lies in the user
+ *					window (pmap_mmio_va())
  *
- *    RAM must lie below PMAP_KERNEL_END (128 GiB); QEMU virt puts it at
- *    2 GiB.  User space is one hole-free range, so the maps layer needs no
- *    list of forbidden holes: pmap_user_range_ok() is the whole rule.  Every
- *    pmap shares the kernel's tables for the kernel window (its root points
- *    to the same next-level tables), so a kernel mapping is visible in
- *    every address space at once.
+ *    RAM must lie in the kernel window.  User space is one hole-free range,
+ *    so the maps layer needs no list of forbidden holes:
+ *    pmap_user_range_ok() is the whole rule.  Every root slot outside the
+ *    user window is a kernel slot: every pmap shares the kernel's tables
+ *    there (its root points to the same next-level tables), so a kernel
+ *    mapping is visible in every address space at once.  Page 0 is inside
+ *    the low user window: the maps layer never places a non-fixed mapping
+ *    below 4 KiB, so address 0 is mapped only when asked for with
+ *    VM_MAP_FIXED.
+ *    Without an MMU (hal/nommu) there is one fixed user window, every
+ *    physical address but page 0, [4 KiB, 2^56); pmap_set_user_window()
+ *    accepts only that one and pmap_mmio_va() is the identity.
  *
  * 2. Objects.  A pmap_t is an opaque handle.  pmap_kernel() is the kernel's
  *    pmap (every mapping global, never user); pmap_create() makes a user
@@ -62,9 +77,13 @@
 typedef struct pmap *pmap_t;
 
 /* Layout (section 1). */
-#define PMAP_KERNEL_END 0x2000000000ull		/* 128 GiB */
-#define PMAP_USER_MIN PMAP_KERNEL_END
-#define PMAP_USER_MAX 0x4000000000ull		/* 256 GiB: end of the lower half */
+#define PMAP_LOWER_END 0x4000000000ull		/* 256 GiB: end of the lower half */
+#define PMAP_USER_DEFAULT_MIN 0x2000000000ull	/* 128 GiB */
+#define PMAP_USER_DEFAULT_MAX PMAP_LOWER_END
+#define PMAP_USER_LOW_MIN 0x0ull		/* the low layout: [0, 2 GiB) */
+#define PMAP_USER_LOW_MAX 0x80000000ull
+#define PMAP_MMIO_ALIAS 0xffffffc000000000ull	/* upper half: 2^64 - 2^38 */
+#define PMAP_KERNEL_MAP_MIN 0x1000000000ull	/* 64 GiB: lowest kernel map */
 
 /* Leaf sizes. */
 #define PMAP_SIZE_4K (1ull << 12)
@@ -89,20 +108,71 @@ typedef struct pmap *pmap_t;
 #define PMAP_ENTER_NOREPLACE 0x100u	/* -EEXIST if anything is mapped there */
 
 /*
+ * pmap_set_user_window: user space becomes [lo, hi).
+ * => lo, hi multiples of 1 GiB (one root slot), lo < hi <= 2^38 (the lower
+ *    half); no RAM region (hal_mem_regions) meets [lo, hi); else -EINVAL
+ *    and nothing changes.  Device ranges inside the window are reached
+ *    through their alias (pmap_mmio_va()).  The kernel map is placed
+ *    around the window (pmap_kernel_map_range()).
+ * => the no-MMU pmap has one fixed window and accepts only that one.
+ * pre: boot cpu, before vm_boot() (pmap_bootstrap); a call after it is
+ *      misuse and panics.
+ */
+int pmap_set_user_window(vaddr_t lo, vaddr_t hi);
+
+/*
+ * pmap_check_user_window: what pmap_set_user_window(lo, hi) would return
+ * (0 or -EINVAL), without changing anything.  pre: any context, after the
+ * port knows its RAM regions.
+ */
+int pmap_check_user_window(vaddr_t lo, vaddr_t hi);
+
+/*
+ * pmap_user_min, pmap_user_max: user space is [pmap_user_min(),
+ * pmap_user_max()) (default [128 GiB, 256 GiB); no MMU: [4 KiB, 2^56)).
+ * pre: any context.
+ */
+vaddr_t pmap_user_min(void);
+vaddr_t pmap_user_max(void);
+
+/*
  * pmap_user_range_ok: true if [va, va + size) is a page-aligned, non-empty
  * range inside user space (section 1), without wrap-around.  This is the
  * whole rule a user pmap checks; the maps layer calls it to validate
  * fixed-address requests and picks free gaps inside
- * [PMAP_USER_MIN, PMAP_USER_MAX).
+ * [pmap_user_min(), pmap_user_max()).
  * pre: any context.
  */
 static inline bool
 pmap_user_range_ok(vaddr_t va, size_t size)
 {
+	vaddr_t lo = pmap_user_min(), hi = pmap_user_max();
+
 	return size != 0 && (va & (PMAP_SIZE_4K - 1)) == 0 &&
-	    (size & (PMAP_SIZE_4K - 1)) == 0 && va >= PMAP_USER_MIN &&
-	    va < PMAP_USER_MAX && size <= PMAP_USER_MAX - va;
+	    (size & (PMAP_SIZE_4K - 1)) == 0 && va >= lo && va < hi &&
+	    size <= hi - va;
 }
+
+/*
+ * pmap_kernel_map_range: the range vm_map_kernel() manages, [*lo, *hi):
+ * from the first 1 GiB boundary above all RAM (PMAP_KERNEL_MAP_MIN at
+ * least) up to the user window or the end of the lower half, whichever
+ * comes first, never inside the user window.  *lo == *hi: no room (RAM
+ * reaches too high).  No MMU: empty.
+ * pre: any context, after the window is final.
+ */
+void pmap_kernel_map_range(vaddr_t *lo, vaddr_t *hi);
+
+/*
+ * pmap_mmio_va: the virtual address at which the kernel reaches the
+ * device register at physical address pa once paging is on: pa itself
+ * (identity) unless pa lies in the user window, where it is
+ * PMAP_MMIO_ALIAS + pa (only for ranges listed by hal_mmio_regions(),
+ * which pmap_bootstrap maps there).  Before paging is on (satp Bare) the
+ * kernel uses pa.  No MMU: pa.
+ * pre: any context.
+ */
+vaddr_t pmap_mmio_va(paddr_t pa);
 
 /*
  * pmap_direct_va: the virtual address at which the kernel's direct map
@@ -119,8 +189,10 @@ pmap_direct_va(paddr_t pa)
 
 /*
  * pmap_bootstrap: builds the kernel pmap (direct map of every RAM region,
- * the kernel image W^X, the device ranges), switches every hart from Bare
- * to Sv39 on it, probes the ASID width and sets up the ASID allocator.
+ * the kernel image W^X, the device ranges at pmap_mmio_va()) around the
+ * user window (pmap_set_user_window, fixed from now on), switches every
+ * hart from Bare to Sv39 on it, probes the ASID width and sets up the ASID
+ * allocator.
  * Bootargs: asid_bits=N caps the ASIDs used (debug: drives rollover),
  * shootdown=ipi|rfence|flushall picks the shootdown method.
  * pre: boot cpu, once, after smp_init() and page_init(); every hart idle
@@ -153,7 +225,8 @@ void pmap_destroy(pmap_t p);
  * keeps its translation), a superpage over smaller leaves replaces them all.
  * A and D (D for writable mappings) are set at once: no A/D fault follows.
  * => va, pa aligned to the size; va canonical, inside the pmap's window
- *    (user space for a user pmap, [0, PMAP_KERNEL_END) for the kernel's);
+ *    (user space for a user pmap, the kernel window or the device alias
+ *    for the kernel's: section 1);
  *    prot has R or X and no W without R; else -EINVAL.
  * => returns 0, -EINVAL, -EEXIST or -ENOMEM (nothing changed).
  * => thread context; takes p's lock; may wait for other harts.

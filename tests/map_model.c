@@ -53,7 +53,7 @@
 #define MM_RUN 8		/* longest mmap */
 #define MM_MAX_ENTRIES 64
 #define MM_MAX_FAILS 12
-#define BASE ((vaddr_t)PMAP_USER_MIN)
+#define BASE ((vaddr_t)pmap_user_min())
 #define PG ((vaddr_t)PAGE_SIZE)
 #define KEY 0xa5a5f00dc0ffee11ull
 
@@ -431,7 +431,7 @@ model_gap(const struct mmap_m *mm, uint64_t lo, uint64_t npg, uint64_t apg)
 		while (p < MM_NP && !mm->pg[p].mapped)
 			p++;
 		/* Past the window the map is free up to its end. */
-		uint64_t ge = p < MM_NP ? p : (PMAP_USER_MAX - BASE) / PG;
+		uint64_t ge = p < MM_NP ? p : (pmap_user_max() - BASE) / PG;
 		uint64_t s = gs > lo ? gs : lo;
 		if (ge > s && ge - s >= need)
 			return (s + apg - 1) / apg * apg;
@@ -466,7 +466,7 @@ expect_mmap(struct world *w, struct mmap_m *mm, const struct mmap_args *a,
 	    (f & VM_MAP_ALIGN_MASK) >> VM_MAP_ALIGN_SHIFT;
 	bool fixed = (f & (VM_MAP_FIXED | VM_MAP_FIXED_NOREPLACE)) != 0;
 	const struct mobj *o = a->obj >= 0 ? &w->objs[a->obj] : NULL;
-	vaddr_t align = PG, min = BASE, max = PMAP_USER_MAX;
+	vaddr_t align = PG, min = BASE, max = pmap_user_max();
 	unsigned maxprot;
 
 	if ((f & ~VM_MAP_FLAGS_ALL) || (a->prot & ~VM_PROT_ALL) ||
@@ -522,15 +522,17 @@ expect_mmap(struct world *w, struct mmap_m *mm, const struct mmap_args *a,
 			return -EEXIST;
 		return (long)a->addr;
 	}
-	if (a->addr != 0 && (a->addr & (align - 1)) == 0 && a->addr >= min &&
+	/* Never below 4 KiB without FIXED (a window that starts at 0). */
+	vaddr_t floor = min < PG ? PG : min;
+	if (a->addr != 0 && (a->addr & (align - 1)) == 0 && a->addr >= floor &&
 	    a->addr + a->size <= max &&
 	    model_free(mm, (a->addr - BASE) / PG, npg))
 		return (long)a->addr;
 	uint64_t q = ~0ull;
-	if (a->addr > min && a->addr < max)
+	if (a->addr > floor && a->addr < max)
 		q = model_gap(mm, (a->addr - BASE) / PG, npg, apg);
 	if (q == ~0ull)
-		q = model_gap(mm, 0, npg, apg);
+		q = model_gap(mm, (floor - BASE) / PG, npg, apg);
 	return (long)(BASE + q * PG);
 }
 
@@ -618,7 +620,7 @@ op_mmap(struct world *w)
 	case 2: a.size += 100; break;
 	case 3: a.offset += 512; break;
 	case 4: a.addr = BASE - PG; break;
-	case 5: a.addr = PMAP_USER_MAX - PG; a.size = 2 * PG; break;
+	case 5: a.addr = pmap_user_max() - PG; a.size = 2 * PG; break;
 	case 6: a.size = ~(size_t)0 - PG + 1; break;
 	case 7: a.offset = ~0ull - PG + 1; break;
 	}
@@ -735,7 +737,7 @@ gen_range(struct world *w, unsigned mi, vaddr_t *addr, size_t *size)
 	case 2: *size -= 8; break;
 	case 3: *addr = BASE - PG; break;
 	case 4: *size = ~(size_t)0 - PG + 1; break;
-	case 5: *addr = PMAP_USER_MAX - PG; *size = 2 * PG; break;
+	case 5: *addr = pmap_user_max() - PG; *size = 2 * PG; break;
 	}
 }
 
@@ -743,7 +745,7 @@ static int
 range_expect(vaddr_t addr, size_t size)
 {
 	if (size == 0 || (size % PG) || (addr % PG) || addr + size < addr ||
-	    addr < BASE || addr + size > PMAP_USER_MAX)
+	    addr < BASE || addr + size > pmap_user_max())
 		return -EINVAL;
 	return 0;
 }

@@ -21,7 +21,11 @@
 #include "vm/zone.h"
 
 #define PG ((vaddr_t)PAGE_SIZE)
-#define UBASE ((vaddr_t)PMAP_USER_MIN)
+/*
+ * The lowest address a placement without VM_MAP_FIXED returns: the user
+ * window's start, or 4 KiB when the window starts at 0 (uwin=low).
+ */
+#define UBASE (pmap_user_min() < PG ? PG : pmap_user_min())
 #define SNAP_MAX 256
 
 struct leak_snap {

@@ -100,7 +100,7 @@ ref_gap(const struct entry_snap *s, vaddr_t size, vaddr_t align, vaddr_t lo)
 	vaddr_t need = size + align - PG, gs = UBASE;
 
 	for (size_t i = 0; i <= s->n; i++) {
-		vaddr_t ge = i < s->n ? s->e[i].start : PMAP_USER_MAX;
+		vaddr_t ge = i < s->n ? s->e[i].start : pmap_user_max();
 		vaddr_t st = gs > lo ? gs : lo;
 		if (ge > st && ge - st >= need)
 			return (st + align - 1) & ~(align - 1);
@@ -246,42 +246,6 @@ struct bad_mmap {
 #define FX VM_MAP_FIXED
 #define SA (VM_MAP_SHARED | VM_MAP_ANON)
 
-static const struct bad_mmap bad_mmaps[] = {
-	{ "size 0", 0, 0, RW, PA, 0, 0, -EINVAL },
-	{ "unaligned size", 0, PG + 1, RW, PA, 0, 0, -EINVAL },
-	{ "unaligned addr", UBASE + 100 * PG + 8, PG, RW, PA | FX, 0, 0, -EINVAL },
-	{ "unaligned hint", UBASE + 8, PG, RW, PA, 0, 0, -EINVAL },
-	{ "unaligned offset", 0, PG, VM_PROT_READ, VM_MAP_SHARED, 1, 8, -EINVAL },
-	{ "addr + size wraps", ~(vaddr_t)0 - PG + 1, 2 * PG, RW, PA | FX, 0, 0, -EINVAL },
-	{ "size wraps", UBASE, ~(size_t)0 - PG + 1, RW, PA, 0, 0, -EINVAL },
-	{ "fixed below the map", UBASE - PG, PG, RW, PA | FX, 0, 0, -EINVAL },
-	{ "fixed above the map", PMAP_USER_MAX - PG, 2 * PG, RW, PA | FX, 0, 0, -EINVAL },
-	{ "fixed in the kernel window", 0x80000000ul, PG, RW, PA | FX, 0, 0, -EINVAL },
-	{ "unknown flag", 0, PG, RW, PA | 0x8000u, 0, 0, -EINVAL },
-	{ "unknown prot", 0, PG, RW | 0x10u, PA, 0, 0, -EINVAL },
-	{ "W without R", 0, PG, VM_PROT_WRITE, PA, 0, 0, -EINVAL },
-	{ "shared and private", 0, PG, RW, PA | VM_MAP_SHARED, 0, 0, -EINVAL },
-	{ "neither shared nor private", 0, PG, RW, VM_MAP_ANON, 0, 0, -EINVAL },
-	{ "FIXED and FIXED_NOREPLACE", UBASE + 200 * PG, PG, RW, PA | FX | VM_MAP_FIXED_NOREPLACE, 0, 0, -EINVAL },
-	{ "anon with an object", 0, PG, RW, PA, 1, 0, -EINVAL },
-	{ "anon with an offset", 0, PG, RW, PA, 0, PG, -EINVAL },
-	{ "no object, not anon", 0, PG, RW, VM_MAP_PRIVATE, 0, 0, -EINVAL },
-	{ "beyond the object", 0, 2 * PG, VM_PROT_READ, VM_MAP_SHARED, 1, 7 * PG, -EINVAL },
-	{ "object offset wraps", 0, PG, VM_PROT_READ, VM_MAP_SHARED, 1, ~0ull - PG + 1, -EINVAL },
-	{ "device on anon memory", 0, PG, RW, SA | VM_MAP_DEVICE, 0, 0, -EINVAL },
-	{ "device on an anon object", 0, PG, RW, VM_MAP_SHARED | VM_MAP_DEVICE, 1, 0, -EINVAL },
-	{ "device and uncached", 0, PG, RW, VM_MAP_SHARED | VM_MAP_DEVICE | VM_MAP_UNCACHED, 3, 0, -EINVAL },
-	{ "physical object private", 0, PG, VM_PROT_READ, VM_MAP_PRIVATE, 3, 0, -EINVAL },
-	{ "device private", 0, PG, VM_PROT_READ, VM_MAP_PRIVATE | VM_MAP_DEVICE, 3, 0, -EINVAL },
-	{ "alignment too small", 0, PG, RW, PA | VM_MAP_ALIGNED(5), 0, 0, -EINVAL },
-	{ "alignment too large", 0, PG, RW, PA | VM_MAP_ALIGNED(31), 0, 0, -EINVAL },
-	{ "fixed addr misaligned", UBASE + 3 * PG, PG, RW, PA | FX | VM_MAP_ALIGNED(16), 0, 0, -EINVAL },
-	{ "shared W on a read-only object", 0, PG, RW, VM_MAP_SHARED, 2, 0, -EACCES },
-	{ "X on a read-write object", 0, PG, VM_PROT_READ | VM_PROT_EXEC, VM_MAP_SHARED, 3, 0, -EACCES },
-	{ "W+X in a W^X map", 0, PG, VM_PROT_ALL, PA, 0, 0, -EACCES },
-	{ "NOREPLACE over an entry", UBASE + PG, PG, RW, PA | VM_MAP_FIXED_NOREPLACE, 0, 0, -EEXIST },
-	{ "larger than the map", 0, PMAP_USER_MAX - PMAP_USER_MIN + PG, RW, PA, 0, 0, -ENOMEM },
-};
 
 struct bad_range {
 	const char *what;
@@ -291,19 +255,6 @@ struct bad_range {
 	int want_unmap, want_protect;
 };
 
-static const struct bad_range bad_ranges[] = {
-	{ "size 0", UBASE, 0, RW, -EINVAL, -EINVAL },
-	{ "unaligned addr", UBASE + 8, PG, RW, -EINVAL, -EINVAL },
-	{ "unaligned size", UBASE, PG - 8, RW, -EINVAL, -EINVAL },
-	{ "wraps", ~(vaddr_t)0 - PG + 1, 2 * PG, RW, -EINVAL, -EINVAL },
-	{ "below the map", UBASE - PG, 2 * PG, RW, -EINVAL, -EINVAL },
-	{ "above the map", PMAP_USER_MAX - PG, 2 * PG, RW, -EINVAL, -EINVAL },
-	{ "unknown prot", UBASE, PG, 0x9u, 0, -EINVAL },
-	{ "W without R", UBASE, PG, VM_PROT_WRITE, 0, -EINVAL },
-	{ "W+X in a W^X map", UBASE, PG, VM_PROT_ALL, 0, -EACCES },
-	{ "beyond maxprot", UBASE + 16 * PG, PG, RW, 0, -EACCES },
-	{ "a hole", UBASE, 12 * PG, VM_PROT_READ, 0, -ENOMEM },
-};
 
 KTEST(map, bad_input)
 {
@@ -313,6 +264,57 @@ KTEST(map, bad_input)
 	struct vm_page *phys;
 	vm_map_t m, m2;
 	unsigned i;
+	/* Below the map: wraps to the top when the window starts at 0. */
+	const struct bad_mmap bad_mmaps[] = {
+		{ "size 0", 0, 0, RW, PA, 0, 0, -EINVAL },
+		{ "unaligned size", 0, PG + 1, RW, PA, 0, 0, -EINVAL },
+		{ "unaligned addr", UBASE + 100 * PG + 8, PG, RW, PA | FX, 0, 0, -EINVAL },
+		{ "unaligned hint", UBASE + 8, PG, RW, PA, 0, 0, -EINVAL },
+		{ "unaligned offset", 0, PG, VM_PROT_READ, VM_MAP_SHARED, 1, 8, -EINVAL },
+		{ "addr + size wraps", ~(vaddr_t)0 - PG + 1, 2 * PG, RW, PA | FX, 0, 0, -EINVAL },
+		{ "size wraps", UBASE, ~(size_t)0 - PG + 1, RW, PA, 0, 0, -EINVAL },
+		{ "fixed below the map", pmap_user_min() - PG, PG, RW, PA | FX, 0, 0, -EINVAL },
+		{ "fixed above the map", pmap_user_max() - PG, 2 * PG, RW, PA | FX, 0, 0, -EINVAL },
+		{ "fixed in the kernel window", 0x80000000ul, PG, RW, PA | FX, 0, 0, -EINVAL },
+		{ "unknown flag", 0, PG, RW, PA | 0x8000u, 0, 0, -EINVAL },
+		{ "unknown prot", 0, PG, RW | 0x10u, PA, 0, 0, -EINVAL },
+		{ "W without R", 0, PG, VM_PROT_WRITE, PA, 0, 0, -EINVAL },
+		{ "shared and private", 0, PG, RW, PA | VM_MAP_SHARED, 0, 0, -EINVAL },
+		{ "neither shared nor private", 0, PG, RW, VM_MAP_ANON, 0, 0, -EINVAL },
+		{ "FIXED and FIXED_NOREPLACE", UBASE + 200 * PG, PG, RW, PA | FX | VM_MAP_FIXED_NOREPLACE, 0, 0, -EINVAL },
+		{ "anon with an object", 0, PG, RW, PA, 1, 0, -EINVAL },
+		{ "anon with an offset", 0, PG, RW, PA, 0, PG, -EINVAL },
+		{ "no object, not anon", 0, PG, RW, VM_MAP_PRIVATE, 0, 0, -EINVAL },
+		{ "beyond the object", 0, 2 * PG, VM_PROT_READ, VM_MAP_SHARED, 1, 7 * PG, -EINVAL },
+		{ "object offset wraps", 0, PG, VM_PROT_READ, VM_MAP_SHARED, 1, ~0ull - PG + 1, -EINVAL },
+		{ "device on anon memory", 0, PG, RW, SA | VM_MAP_DEVICE, 0, 0, -EINVAL },
+		{ "device on an anon object", 0, PG, RW, VM_MAP_SHARED | VM_MAP_DEVICE, 1, 0, -EINVAL },
+		{ "device and uncached", 0, PG, RW, VM_MAP_SHARED | VM_MAP_DEVICE | VM_MAP_UNCACHED, 3, 0, -EINVAL },
+		{ "physical object private", 0, PG, VM_PROT_READ, VM_MAP_PRIVATE, 3, 0, -EINVAL },
+		{ "device private", 0, PG, VM_PROT_READ, VM_MAP_PRIVATE | VM_MAP_DEVICE, 3, 0, -EINVAL },
+		{ "alignment too small", 0, PG, RW, PA | VM_MAP_ALIGNED(5), 0, 0, -EINVAL },
+		{ "alignment too large", 0, PG, RW, PA | VM_MAP_ALIGNED(31), 0, 0, -EINVAL },
+		{ "fixed addr misaligned", UBASE + 3 * PG, PG, RW, PA | FX | VM_MAP_ALIGNED(16), 0, 0, -EINVAL },
+		{ "shared W on a read-only object", 0, PG, RW, VM_MAP_SHARED, 2, 0, -EACCES },
+		{ "X on a read-write object", 0, PG, VM_PROT_READ | VM_PROT_EXEC, VM_MAP_SHARED, 3, 0, -EACCES },
+		{ "W+X in a W^X map", 0, PG, VM_PROT_ALL, PA, 0, 0, -EACCES },
+		{ "NOREPLACE over an entry", UBASE + PG, PG, RW, PA | VM_MAP_FIXED_NOREPLACE, 0, 0, -EEXIST },
+		{ "larger than the map", 0, pmap_user_max() - pmap_user_min() + PG, RW, PA, 0, 0, -ENOMEM },
+	};
+
+	const struct bad_range bad_ranges[] = {
+		{ "size 0", UBASE, 0, RW, -EINVAL, -EINVAL },
+		{ "unaligned addr", UBASE + 8, PG, RW, -EINVAL, -EINVAL },
+		{ "unaligned size", UBASE, PG - 8, RW, -EINVAL, -EINVAL },
+		{ "wraps", ~(vaddr_t)0 - PG + 1, 2 * PG, RW, -EINVAL, -EINVAL },
+		{ "below the map", pmap_user_min() - PG, 2 * PG, RW, -EINVAL, -EINVAL },
+		{ "above the map", pmap_user_max() - PG, 2 * PG, RW, -EINVAL, -EINVAL },
+		{ "unknown prot", UBASE, PG, 0x9u, 0, -EINVAL },
+		{ "W without R", UBASE, PG, VM_PROT_WRITE, 0, -EINVAL },
+		{ "W+X in a W^X map", UBASE, PG, VM_PROT_ALL, 0, -EACCES },
+		{ "beyond maxprot", UBASE + 16 * PG, PG, RW, 0, -EACCES },
+		{ "a hole", UBASE, 12 * PG, VM_PROT_READ, 0, -ENOMEM },
+	};
 
 	leak_start(&l);
 	phys = page_alloc_contig(4, 0, PAGE_ZERO);
@@ -386,7 +388,7 @@ KTEST(map, bad_input)
 	KT_EXPECT_EQ(vm_fault(m, UBASE, HAL_FAULT_EXEC | HAL_FAULT_USER),
 	    -EACCES);
 	KT_EXPECT_EQ(vm_fault(m, UBASE - PG, HAL_FAULT_READ), -EFAULT);
-	KT_EXPECT_EQ(vm_fault(m, PMAP_USER_MAX, HAL_FAULT_READ), -EFAULT);
+	KT_EXPECT_EQ(vm_fault(m, pmap_user_max(), HAL_FAULT_READ), -EFAULT);
 	if (vm_map_kernel() != NULL) {
 		vaddr_t kmin, kmax;
 		vm_map_window(vm_map_kernel(), &kmin, &kmax);
@@ -654,7 +656,12 @@ KTEST(map, kernel_map)
 	}
 	leak_start(&l);
 	vm_map_window(k, &kmin, &kmax);
-	KT_EXPECT(kmin >= 0x1000000000ull && kmax == PMAP_KERNEL_END);
+	vaddr_t rlo, rhi;
+	pmap_kernel_map_range(&rlo, &rhi);
+	KT_EXPECT(kmin >= PMAP_KERNEL_MAP_MIN && kmin == rlo && kmax == rhi);
+	/* In the kernel window: outside user space, in the lower half. */
+	KT_EXPECT(kmax <= pmap_user_min() || kmin >= pmap_user_max());
+	KT_EXPECT(kmax <= PMAP_LOWER_END);
 	a = vm_mmap(k, 0, 4 * PG, RW, PA, NULL, 0);
 	KT_ASSERT(a >= (long)kmin);
 	/* Kernel accesses fault the pages in through the hook. */

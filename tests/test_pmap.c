@@ -34,8 +34,15 @@
 #define PG PMAP_SIZE_4K
 #define RW (PMAP_PROT_READ | PMAP_PROT_WRITE)
 #define RO PMAP_PROT_READ
-/* User test addresses: 1 GiB into user space, 1 GiB-aligned. */
-#define UBASE (PMAP_USER_MIN + PMAP_SIZE_1G)
+/*
+ * User space for the tests: UBASE is its start, USLOT(k) the k-th 1 GiB
+ * root slot of it, wrapping around in a small window (the low window has
+ * 2 slots, the default 128), so a test that uses several slots uses
+ * different ones wherever the window allows.
+ */
+#define UBASE pmap_user_min()
+#define USLOT(k) (UBASE + ((vaddr_t)(k) % \
+	((pmap_user_max() - pmap_user_min()) / PMAP_SIZE_1G)) * PMAP_SIZE_1G)
 
 static bool
 on_host(void)
@@ -259,7 +266,7 @@ KTEST(pmap, bootstrap_state)
 			break;
 	}
 	/* Beyond the window and in user space: nothing. */
-	expect_unmapped(k, PMAP_USER_MIN);
+	expect_unmapped(k, pmap_user_min());
 	expect_unmapped(k, SV39_UPPER_START);
 	/* The direct map works through the MMU. */
 	paddr_t f = frame_new(0x1234);
@@ -298,21 +305,23 @@ KTEST(pmap, pte_encoding)
 
 KTEST(pmap, user_range_rule)
 {
-	KT_EXPECT(pmap_user_range_ok(PMAP_USER_MIN, PG));
-	KT_EXPECT(pmap_user_range_ok(PMAP_USER_MAX - PG, PG));
-	KT_EXPECT(pmap_user_range_ok(PMAP_USER_MIN,
-	    PMAP_USER_MAX - PMAP_USER_MIN));
-	KT_EXPECT(!pmap_user_range_ok(PMAP_USER_MIN - PG, PG));
-	KT_EXPECT(!pmap_user_range_ok(PMAP_USER_MAX - PG, 2 * PG));
-	KT_EXPECT(!pmap_user_range_ok(PMAP_USER_MIN + 1, PG));
-	KT_EXPECT(!pmap_user_range_ok(PMAP_USER_MIN, 0));
-	KT_EXPECT(!pmap_user_range_ok(PMAP_USER_MIN, 100));
-	KT_EXPECT(!pmap_user_range_ok(PMAP_USER_MIN, ~(size_t)0 - 4095));
+	KT_EXPECT(pmap_user_range_ok(pmap_user_min(), PG));
+	KT_EXPECT(pmap_user_range_ok(pmap_user_max() - PG, PG));
+	KT_EXPECT(pmap_user_range_ok(pmap_user_min(),
+	    pmap_user_max() - pmap_user_min()));
+	KT_EXPECT(!pmap_user_range_ok(pmap_user_min() - PG, PG));
+	KT_EXPECT(!pmap_user_range_ok(pmap_user_max() - PG, 2 * PG));
+	KT_EXPECT(!pmap_user_range_ok(pmap_user_min() + 1, PG));
+	KT_EXPECT(!pmap_user_range_ok(pmap_user_min(), 0));
+	KT_EXPECT(!pmap_user_range_ok(pmap_user_min(), 100));
+	KT_EXPECT(!pmap_user_range_ok(pmap_user_min(), ~(size_t)0 - 4095));
 	KT_EXPECT(!pmap_user_range_ok(0x80000000ull, PG));
 	/* RAM (the direct map) is outside user space. */
 	const struct hal_mem_range *ram;
 	unsigned n = hal_mem_regions(&ram);
-	KT_EXPECT(ram[n - 1].base + ram[n - 1].size <= PMAP_USER_MIN);
+	for (unsigned i = 0; i < n; i++)
+		KT_EXPECT(ram[i].base + ram[i].size <= pmap_user_min() ||
+		    ram[i].base >= pmap_user_max());
 }
 
 /* ------------------------------------------------------------------ */
@@ -338,7 +347,7 @@ KTEST(pmap, invalid_input_changes_nothing)
 	KT_EXPECT_EQ(pmap_enter(p, 1ull << 40, f, RW, 0), -EINVAL);
 	KT_EXPECT_EQ(pmap_enter(p, 0xffffffc000000000ull, f, RW, 0), -EINVAL);
 	KT_EXPECT_EQ(pmap_enter(p, 0x80000000ull, f, RW, 0), -EINVAL);
-	KT_EXPECT_EQ(pmap_enter(p, PMAP_USER_MAX, f, RW, 0), -EINVAL);
+	KT_EXPECT_EQ(pmap_enter(p, pmap_user_max(), f, RW, 0), -EINVAL);
 	KT_EXPECT_EQ(pmap_enter(p, UBASE, f, PMAP_PROT_WRITE, 0), -EINVAL);
 	KT_EXPECT_EQ(pmap_enter(p, UBASE, f,
 	    PMAP_PROT_WRITE | PMAP_PROT_EXEC, 0), -EINVAL);
@@ -350,7 +359,7 @@ KTEST(pmap, invalid_input_changes_nothing)
 	    PMAP_ATTR_IO | PMAP_ATTR_NC), -EINVAL);
 	KT_EXPECT_EQ(pmap_enter(p, UBASE, 1ull << 56, RW, 0), -EINVAL);
 	KT_EXPECT_EQ(pmap_enter(NULL, UBASE, f, RW, 0), -EINVAL);
-	KT_EXPECT_EQ(pmap_enter(k, PMAP_USER_MIN, f, RW, 0), -EINVAL);
+	KT_EXPECT_EQ(pmap_enter(k, pmap_user_min(), f, RW, 0), -EINVAL);
 	KT_EXPECT_EQ(pmap_remove(p, UBASE + 1, UBASE + PG), -EINVAL);
 	KT_EXPECT_EQ(pmap_remove(p, UBASE + PG, UBASE), -EINVAL);
 	KT_EXPECT_EQ(pmap_remove(p, 0x80000000ull, 0x80001000ull), -EINVAL);
@@ -646,7 +655,7 @@ KTEST(pmap, random_against_model)
 	paddr_t bpa[2];
 	struct rng r;
 	pmap_t p;
-	vaddr_t base = UBASE + 2 * PMAP_SIZE_1G;
+	vaddr_t base = USLOT(2);
 	uint64_t nops = iters(700, 120);
 	unsigned full_every = on_host() ? 4 : 24;
 	uint64_t counts[4] = { 0 };
@@ -762,8 +771,9 @@ KTEST(pmap, destroy_frees_every_table)
 		p[k] = pmap_create();
 		KT_ASSERT(p[k] != NULL);
 		for (int i = 0; i < 200; i++) {
-			vaddr_t va = PMAP_USER_MIN +
-			    rng_below(&r, (PMAP_USER_MAX - PMAP_USER_MIN) / PG) * PG;
+			/* Anywhere but UBASE's slot (its 1 GiB leaf below). */
+			vaddr_t va = USLOT(1) + rng_below(&r, (pmap_user_max() -
+			    USLOT(1)) / PG) * PG;
 			KT_EXPECT_EQ(pmap_enter(p[k], va, 0x80000000ull +
 			    rng_below(&r, 1000) * PG, RW, 0), 0);
 		}
@@ -795,7 +805,7 @@ KTEST(pmap, enomem_leaves_nothing)
 	/* An enter that needs two table pages, with every n-th allocation
 	 * failing: either it works or nothing changed. */
 	for (unsigned n = 1; n <= 4; n++) {
-		vaddr_t va = UBASE + n * PMAP_SIZE_1G + 7 * PG;
+		vaddr_t va = USLOT(n) + 7 * PG;
 		for (unsigned t = 0; t < 3; t++) {
 			page_set_fail_every(n);
 			int err = pmap_enter(p, va, 0x80000000ull, RW, 0);
@@ -1134,12 +1144,19 @@ KTEST(pmap, protect_seen_by_every_hart)
 }
 
 /* A hole in the kernel window: 2 MiB-aligned, unmapped, below RAM. */
+/*
+ * A free 2 MiB of the kernel window, outside RAM and the kernel map: in
+ * [1 GiB, 2 GiB) with the default window, below the kernel map with a
+ * window that covers [1 GiB, 2 GiB).
+ */
 static vaddr_t
 kernel_hole(void)
 {
 	struct pmap_mapping m;
+	vaddr_t lo = pmap_user_min() >= 0x80000000ull ? 0x40000000ull :
+	    PMAP_KERNEL_MAP_MIN - PMAP_SIZE_1G;
 
-	for (vaddr_t va = 0x40000000; va < 0x80000000; va += PMAP_SIZE_2M)
+	for (vaddr_t va = lo; va < lo + PMAP_SIZE_1G; va += PMAP_SIZE_2M)
 		if (pmap_extract(pmap_kernel(), va, &m) == -ENOENT &&
 		    pmap_extract(pmap_kernel(), va + PMAP_SIZE_2M - PG, &m) ==
 		    -ENOENT)
@@ -1240,7 +1257,7 @@ static struct ham_cfg hcfg;
 static vaddr_t
 ham_va(unsigned cpu)
 {
-	return UBASE + 3 * PMAP_SIZE_1G + (vaddr_t)cpu * 2 * PG;
+	return USLOT(3) + (vaddr_t)cpu * 2 * PG;
 }
 
 static void
@@ -1600,7 +1617,8 @@ KTEST(pmap, svpbmt_attributes)
 		KT_EXPECT_EQ(sv, want[0] == '1');
 	for (unsigned i = 0; i < n; i++) {
 		struct pmap_mapping m;
-		KT_ASSERT(pmap_extract(pmap_kernel(), mmio[i].base, &m) == 0);
+		vaddr_t va = pmap_mmio_va(mmio[i].base);
+		KT_ASSERT(pmap_extract(pmap_kernel(), va, &m) == 0);
 		KT_EXPECT_EQ(m.pa, mmio[i].base);
 		KT_EXPECT_EQ(m.attr, sv ? PMAP_ATTR_IO : 0);
 		KT_EXPECT_EQ(pte_pbmt(m.pte), sv ? PTE_PBMT_IO : PTE_PBMT_PMA);
@@ -1608,7 +1626,7 @@ KTEST(pmap, svpbmt_attributes)
 #if !defined(__riscv)
 		/* Reading the (simulated) device through its mapping works;
 		 * QEMU's test finisher takes 32-bit accesses only. */
-		KT_EXPECT_EQ(hal_probe_read64(mmio[i].base, &v), 0);
+		KT_EXPECT_EQ(hal_probe_read64(va, &v), 0);
 #endif
 	}
 	p = pmap_create();

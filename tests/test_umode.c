@@ -60,6 +60,7 @@ extern const char umode_illegal[];
 #define RW (VM_PROT_READ | VM_PROT_WRITE)
 #define PA (VM_MAP_PRIVATE | VM_MAP_ANON)
 #define STACK_PAGES 2
+#define UMODE_LINK_VA 0x10000
 #define EXC_ILLEGAL 2
 #define EXC_ECALL_U 8
 #define EXC_INST_PF 12
@@ -100,7 +101,12 @@ umode_setup(void)
 	um.m = vm_map_create(VM_MAPF_WXORX);
 	if (um.m == NULL)
 		return false;
-	um.code = (vaddr_t)vm_mmap(um.m, 0, PG, RW, PA, NULL, 0);
+	/* Where a program is linked (0x10000) if the window has it (uwin=low). */
+	if (pmap_user_range_ok(UMODE_LINK_VA, PG))
+		um.code = (vaddr_t)vm_mmap(um.m, UMODE_LINK_VA, PG, RW,
+		    PA | VM_MAP_FIXED, NULL, 0);
+	else
+		um.code = (vaddr_t)vm_mmap(um.m, 0, PG, RW, PA, NULL, 0);
 	um.ro = (vaddr_t)vm_mmap(um.m, 0, PG, RW, PA, NULL, 0);
 	um.data = (vaddr_t)vm_mmap(um.m, 0, hal_ncpus() * PG, RW, PA, NULL, 0);
 	a = vm_mmap(um.m, 0, hal_ncpus() * STACK_PAGES * PG, RW, PA, NULL, 0);
@@ -162,6 +168,14 @@ KTEST(umode, payload_faults)
 	r = run(umode_load, 0, um.code + 64 * PG, out);
 	KT_EXPECT_EQ(r, -EFAULT);
 	KT_EXPECT_EQ(out[0], EXC_LOAD_PF);
+	/* Page 0 (user space in the low window): never mapped unless
+	   asked for with VM_MAP_FIXED, so a null pointer faults. */
+	r = run(umode_load, 0, 0, out);
+	KT_EXPECT_EQ(r, -EFAULT);
+	KT_EXPECT_EQ(out[0], EXC_LOAD_PF);
+	KT_EXPECT_EQ(out[1], 0);
+	if (pmap_user_range_ok(UMODE_LINK_VA, PG))
+		KT_EXPECT_EQ(um.code, UMODE_LINK_VA);
 	/* Anything else ends the run too. */
 	r = run(umode_illegal, 0, 0, out);
 	KT_EXPECT_EQ(r, -EINVAL);

@@ -304,7 +304,7 @@ vm_fault_trap(vaddr_t va, unsigned access, vaddr_t pc)
 		stat_inc(&fault_cpus[hal_cpu_id()].st.spurious);
 		return 0;
 	}
-	if (va >= PMAP_USER_MIN && va < PMAP_USER_MAX)
+	if (va >= pmap_user_min() && va < pmap_user_max())
 		map = vm_map_current();
 	else if (k != NULL && va >= k->m_min && va < k->m_max)
 		map = k;

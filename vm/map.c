@@ -45,6 +45,9 @@
  *    price is that a gap that fits only at a lucky alignment is not used.
  *    A hint address is taken as is when the range is free (vm_map_range_free():
  *    one O(log n) descent).
+ *    Neither a hint nor the search goes below 4 KiB: when the user window
+ *    starts at 0 (pmap.h, the low layout), page 0 is mapped only by a
+ *    fixed request, so a null pointer stays a fault.
  *
  * 4. The lock-light fault lookup (the protocol, tested under TSan).
  *    Each map has a big-reader lock (ck_brlock): a writer flag, written
@@ -132,7 +135,6 @@ static unsigned fail_count;		/* (A) */
 
 #define PAGE_MASK ((vaddr_t)PAGE_SIZE - 1)
 #define E(n) rb_entry((n), struct vm_map_entry, e_node)
-#define KERNEL_MAP_MIN (64ull << 30)
 
 /* ------------------------------------------------------------------ */
 /* Allocation, failure injection.                                      */
@@ -646,16 +648,15 @@ vm_map_init(void)
 		map_setup(kernel_map, pmap_kernel(), (vaddr_t)ram_base,
 		    (vaddr_t)ram_end, 0, false);
 	} else {
-		/* The kernel map: above all RAM, below PMAP_KERNEL_END. */
-		ram_end = (ram_end + (1ull << 30) - 1) & ~((1ull << 30) - 1);
-		if (ram_end < KERNEL_MAP_MIN)
-			ram_end = KERNEL_MAP_MIN;
-		if (ram_end < PMAP_KERNEL_END) {
+		/* The kernel map: above all RAM, in the kernel window. */
+		vaddr_t klo, khi;
+		pmap_kernel_map_range(&klo, &khi);
+		if (klo < khi) {
 			kernel_map = zone_alloc(vm_map_zone, 0);
 			VM_PANIC_IF(kernel_map == NULL,
 			    "vm_map_init: no memory");
-			map_setup(kernel_map, pmap_kernel(), (vaddr_t)ram_end,
-			    (vaddr_t)PMAP_KERNEL_END, VM_MAPF_WXORX, false);
+			map_setup(kernel_map, pmap_kernel(), klo, khi,
+			    VM_MAPF_WXORX, false);
 		}
 	}
 	hal_fault_set_handler(vm_fault_trap);
@@ -679,7 +680,8 @@ vm_map_create(unsigned flags)
 		return NULL;
 	}
 	if (HAL_MMU)
-		map_setup(map, pmap, PMAP_USER_MIN, PMAP_USER_MAX, flags, true);
+		map_setup(map, pmap, pmap_user_min(), pmap_user_max(), flags,
+		    true);
 	else
 		map_setup(map, pmap, VM_NOMMU_MIN, VM_NOMMU_MAX, flags, true);
 	return map;
@@ -874,14 +876,16 @@ vm_mmap(vm_map_t map, vaddr_t addr, size_t size, unsigned prot,
 			vm_map_unmap_locked(map, start, start + size, &spare);
 		}
 	} else {
+		/* Section 3: page 0 only with FIXED. */
+		vaddr_t floor = map->m_min < PAGE_SIZE ? PAGE_SIZE : map->m_min;
 		if (addr != 0 && (addr & (align - 1)) == 0 &&
-		    addr >= map->m_min && addr + size <= map->m_max &&
+		    addr >= floor && addr + size <= map->m_max &&
 		    vm_map_range_free(map, addr, addr + size))
 			start = addr;
-		if (start == 0 && addr > map->m_min && addr < map->m_max)
+		if (start == 0 && addr > floor && addr < map->m_max)
 			start = gap_find(map, size, align, addr);
 		if (start == 0)
-			start = gap_find(map, size, align, map->m_min);
+			start = gap_find(map, size, align, floor);
 		if (start == 0) {
 			err = -ENOMEM;
 			goto fail_locked;

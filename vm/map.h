@@ -113,7 +113,8 @@ void vm_map_init(void);
 
 /*
  * vm_map_create: a new, empty user address space over
- * [PMAP_USER_MIN, PMAP_USER_MAX), on a new pmap.  flags: VM_MAPF_*.
+ * [pmap_user_min(), pmap_user_max()), on a new pmap.  flags: VM_MAPF_*.
+ * Placements without VM_MAP_FIXED never start below 4 KiB.
  * => returns the map, or NULL when memory is short.
  */
 vm_map_t vm_map_create(unsigned flags);
@@ -128,9 +129,9 @@ void vm_map_destroy(vm_map_t map);
 
 /*
  * vm_map_kernel: the kernel's map, on pmap_kernel(): a window of the
- * kernel half above all RAM (kernel virtual memory: lazily faulted,
- * never user-accessible).  NULL if RAM leaves no room below
- * PMAP_KERNEL_END.  W^X.
+ * kernel window above all RAM, pmap_kernel_map_range() (kernel virtual
+ * memory: lazily faulted, never user-accessible).  NULL if RAM leaves no
+ * room for it.  W^X.
  */
 vm_map_t vm_map_kernel(void);
 

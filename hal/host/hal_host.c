@@ -27,6 +27,10 @@
  *    the arena: the hal.h MMU primitives and the probes go through it, so
  *    the pmap's page tables and TLB shootdowns are exercised here too.  A
  *    simulated kernel image is reserved right after the firmware range.
+ *    Bootarg uwin=low|high picks the user window before kmain()
+ *    (pmap_set_user_window(): [0, 2 GiB) below the arena, or the default);
+ *    with the low window the simulated device page (0x10000000) is
+ *    reached at its alias, pmap_mmio_va().
  *
  * 4. Power.  hal_poweroff() flushes and _exit()s with the code; other
  *    threads die with the process.
@@ -48,6 +52,7 @@
 #include <ck_pr.h>
 
 #include "hal/hal.h"
+#include "hal/pmap.h"
 #include "hal/host/hal_host.h"
 #include "hal/host/mmu.h"
 #include "lib/assert.h"
@@ -343,6 +348,30 @@ host_arg_u64(const char *key, uint64_t dflt)
 	return v;
 }
 
+/* Bootarg uwin=low|high: the user window (pmap.h), before vm_boot(). */
+static bool
+host_user_window(void)
+{
+	char buf[16];
+	int err = 0;
+
+	if (!bootarg_get(host_bootargs, "uwin", buf, sizeof(buf)))
+		return true;
+	if (strcmp(buf, "low") == 0) {
+		err = pmap_set_user_window(PMAP_USER_LOW_MIN, PMAP_USER_LOW_MAX);
+	} else if (strcmp(buf, "high") != 0) {
+		fprintf(stderr, "hal_host: bootarg uwin=%s: unknown user window "
+		    "(low or high)\n", buf);
+		return false;
+	}
+	if (err != 0) {
+		fprintf(stderr, "hal_host: bootarg uwin=%s: "
+		    "pmap_set_user_window failed (%d)\n", buf, err);
+		return false;
+	}
+	return true;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -392,6 +421,8 @@ main(int argc, char **argv)
 	host_reserved[1].size = HOST_KIMAGE_SIZE;
 	host_nreserved = 2;
 	host_mmu_init();
+	if (!host_user_window())
+		return 2;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = host_sigusr1;

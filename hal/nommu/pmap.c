@@ -122,6 +122,50 @@ pmap_is_valid(pmap_t p)
 	return p == &identity_pmap;
 }
 
+/*
+ * User space without an MMU: every physical address but page 0 (the same
+ * window as vm/map_impl.h's VM_NOMMU_MIN/MAX).  There is nothing to move:
+ * pmap_set_user_window accepts that window only.
+ */
+#define NOMMU_USER_MIN ((vaddr_t)HAL_PAGE_SIZE)
+#define NOMMU_USER_MAX ((vaddr_t)1 << 56)
+
+int
+pmap_check_user_window(vaddr_t lo, vaddr_t hi)
+{
+	return lo == NOMMU_USER_MIN && hi == NOMMU_USER_MAX ? 0 : -EINVAL;
+}
+
+int
+pmap_set_user_window(vaddr_t lo, vaddr_t hi)
+{
+	return pmap_check_user_window(lo, hi);
+}
+
+vaddr_t
+pmap_user_min(void)
+{
+	return NOMMU_USER_MIN;
+}
+
+vaddr_t
+pmap_user_max(void)
+{
+	return NOMMU_USER_MAX;
+}
+
+void
+pmap_kernel_map_range(vaddr_t *lo, vaddr_t *hi)
+{
+	*lo = *hi = 0;
+}
+
+vaddr_t
+pmap_mmio_va(paddr_t pa)
+{
+	return (vaddr_t)pa;
+}
+
 void
 pmap_set_shootdown(enum pmap_shootdown how)
 {

@@ -39,7 +39,10 @@
  *    stays the identity and nothing the port set up moves; the port tells
  *    the pmap what to map with hal_kernel_image() (W^X sections from the
  *    linker script) and hal_mmio_regions() (the test finisher), and
- *    whether Svpbmt exists (the ISA string).  sstatus.SUM stays set on
+ *    whether Svpbmt exists (the ISA string).  Bootarg uwin=low puts user
+ *    space at [0, 2 GiB) (pmap.h section 1); the finisher, below 2 GiB,
+ *    then sits at its alias pmap_mmio_va(), which hal_poweroff uses once
+ *    satp is not Bare.  sstatus.SUM stays set on
  *    every hart: rvmm runs no user code, so S-mode may touch user pages
  *    (the probes do, like copyin/copyout) without toggling SUM around each
  *    access, which QEMU answers with a flush of the whole TLB; that would
@@ -52,11 +55,13 @@
 #include <ck_pr.h>
 
 #include "hal/hal.h"
+#include "hal/pmap.h"
 #include "hal/riscv64/csr.h"
 #include "hal/riscv64/dtb.h"
 #include "hal/riscv64/rv.h"
 #include "hal/riscv64/sbi.h"
 #include "lib/assert.h"
+#include "lib/bootargs.h"
 #include "lib/kprintf.h"
 
 _Static_assert(__builtin_offsetof(struct rv_cpu, stack_top) == RV_CPU_STACK_TOP,
@@ -178,8 +183,12 @@ hal_poweroff(int code)
 {
 	kprintf("rvmm: poweroff %d\n", code);
 	if (code != 0 && rv_dtb.finisher != 0) {
-		/* QEMU's test finisher: 0x3333 = fail, exit status in 31:16. */
-		volatile uint32_t *fin = hal_phys_to_virt(rv_dtb.finisher);
+		/* QEMU's test finisher: 0x3333 = fail, exit status in 31:16.
+		   Once paging is on it may sit at its alias (section 6). */
+		uintptr_t pa = (uintptr_t)rv_dtb.finisher;
+		volatile uint32_t *fin = (volatile uint32_t *)(uintptr_t)
+		    ((csr_read(satp) >> 60) != 0 ?
+		    pmap_mmio_va(pa) : pa);
 		*fin = 0x3333u | ((uint32_t)(code & 0xffff) << 16);
 	}
 	sbi_system_reset(SBI_SRST_TYPE_SHUTDOWN,
@@ -323,6 +332,25 @@ rv_secondary(struct rv_cpu *c)
 	kmain_secondary();
 }
 
+/* Bootarg uwin=low|high: the user window (section 6), before vm_boot(). */
+static void
+rv_user_window(void)
+{
+	char buf[16];
+	int err = 0;
+
+	if (!bootarg_get(hal_bootargs(), "uwin", buf, sizeof(buf)))
+		return;
+	if (strcmp(buf, "low") == 0)
+		err = pmap_set_user_window(PMAP_USER_LOW_MIN, PMAP_USER_LOW_MAX);
+	else if (strcmp(buf, "high") != 0)
+		panic("rv_boot: bootarg uwin=%s: unknown user window (low or "
+		    "high)", buf);
+	if (err != 0)
+		panic("rv_boot: bootarg uwin=%s: pmap_set_user_window failed "
+		    "(%d)", buf, err);
+}
+
 void rv_boot(unsigned long hartid, const void *dtb);
 void
 rv_boot(unsigned long hartid, const void *dtb)
@@ -432,6 +460,7 @@ rv_boot(unsigned long hartid, const void *dtb)
 		}
 		hal_cpu_relax();
 	}
+	rv_user_window();
 	csr_set(sstatus, SSTATUS_SIE);
 	kmain();
 	hal_poweroff(0);

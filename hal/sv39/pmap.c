@@ -14,17 +14,25 @@
  *    pmap_remove and pmap_protect demote superpages that straddle either
  *    end of their range, so the outside keeps its translation.
  *
- * 2. Address spaces (pmap.h section 1).  The kernel pmap maps all RAM
- *    identity (VA == PA) with 1 GiB and 2 MiB leaves where alignment
- *    allows, global, never user, read-write and never executable, except
- *    the kernel image, mapped with 4 KiB leaves by section: text RX, rodata
- *    R, data and bss RW (W^X), and the port's device ranges (RW, Svpbmt IO
- *    when the harts have Svpbmt).  A user pmap's root copies the kernel
- *    window's root slots, so both share the kernel's lower tables; every
- *    change of a kernel root slot (a new table, a 1 GiB leaf split or
- *    replaced) is copied into every pmap under pmap_list_lock.  User
- *    mappings are U and never G; S-mode reaches them with sstatus.SUM
- *    (the probes, later copyin/copyout) and never executes them.
+ * 2. Address spaces (pmap.h section 1).  The user window [user_lo,
+ *    user_hi) is a run of root slots, [128 GiB, 256 GiB) by default or
+ *    [0, 2 GiB) in the low layout (slots 0 and 1), fixed by
+ *    pmap_set_user_window() before pmap_bootstrap and constant after;
+ *    every other root slot (the rest of the lower half, the whole upper
+ *    half) is a kernel slot.  The kernel pmap maps all RAM identity
+ *    (VA == PA) with 1 GiB and 2 MiB leaves where alignment allows,
+ *    global, never user, read-write and never executable, except the
+ *    kernel image, mapped with 4 KiB leaves by section: text RX, rodata R,
+ *    data and bss RW (W^X), and the port's device ranges (RW, Svpbmt IO
+ *    when the harts have Svpbmt): identity, or at PMAP_MMIO_ALIAS + pa in
+ *    the upper half for the parts that lie inside the user window (QEMU
+ *    virt's devices sit below 2 GiB, in the low user window).  A user
+ *    pmap's root copies every kernel slot, so both share the kernel's
+ *    lower tables; every change of a kernel root slot (a new table, a
+ *    1 GiB leaf split or replaced) is copied into every pmap under
+ *    pmap_list_lock.  User mappings are U and never G; S-mode reaches
+ *    them with sstatus.SUM (the probes, copyin/copyout) and never
+ *    executes them.
  *
  * 3. A and D.  rvmm does not rely on the hardware to set A/D, nor does it
  *    take A/D faults: pmap_enter sets A on every leaf and D on writable
@@ -90,6 +98,9 @@ static CK_LIST_HEAD(pmap_list_head, pmap) pmap_list =
 static uint64_t total_tables;		/* (A) */
 static uint64_t npmaps;			/* (A) kernel included */
 static bool have_svpbmt;		/* (C) */
+static vaddr_t user_lo = PMAP_USER_DEFAULT_MIN;	/* (C) set before bootstrap */
+static vaddr_t user_hi = PMAP_USER_DEFAULT_MAX;	/* (C) */
+static bool window_final;		/* (C) set by pmap_bootstrap */
 
 #define ROOT SV39_ROOT_LEVEL
 #define PMAP_POOL_MAX 4
@@ -203,26 +214,107 @@ slot_store(pmap_t p, pte_t *t, unsigned level, unsigned i, pte_t v)
 	}
 }
 
-/* The window a pmap may map in: [lo, hi). */
-static void
-pmap_window(pmap_t p, vaddr_t *lo, vaddr_t *hi)
+/* Root slot i belongs to the user window. */
+static inline bool
+slot_user(unsigned i)
 {
-	if (p->kernel) {
-		*lo = 0;
-		*hi = PMAP_KERNEL_END;
-	} else {
-		*lo = PMAP_USER_MIN;
-		*hi = PMAP_USER_MAX;
-	}
+	return i >= (unsigned)(user_lo >> 30) && i < (unsigned)(user_hi >> 30);
 }
 
+/*
+ * [s, e) lies in p's window: user space for a user pmap; for the kernel's,
+ * the lower half outside user space, or the device alias of user space.
+ */
 static bool
 range_in_window(pmap_t p, vaddr_t s, vaddr_t e)
 {
-	vaddr_t lo, hi;
+	if (s > e)
+		return false;
+	if (!p->kernel)
+		return s >= user_lo && e <= user_hi;
+	if (e <= PMAP_LOWER_END)
+		return e <= user_lo || s >= user_hi;
+	return s >= PMAP_MMIO_ALIAS && s - PMAP_MMIO_ALIAS >= user_lo &&
+	    e - PMAP_MMIO_ALIAS <= user_hi;
+}
 
-	pmap_window(p, &lo, &hi);
-	return s <= e && s >= lo && e <= hi;
+/* ------------------------------------------------------------------ */
+/* The user window.                                                    */
+
+vaddr_t
+pmap_user_min(void)
+{
+	return user_lo;
+}
+
+vaddr_t
+pmap_user_max(void)
+{
+	return user_hi;
+}
+
+vaddr_t
+pmap_mmio_va(paddr_t pa)
+{
+	if (pa >= user_lo && pa < user_hi)
+		return PMAP_MMIO_ALIAS + pa;
+	return pa;
+}
+
+/* The kernel map's range for user window [lo, hi) (pmap.h). */
+static void
+kernel_map_range(vaddr_t lo, vaddr_t hi, vaddr_t *klo, vaddr_t *khi)
+{
+	const struct hal_mem_range *r;
+	unsigned n = hal_mem_regions(&r);
+	vaddr_t s = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (r[i].base + r[i].size > s)
+			s = r[i].base + r[i].size;
+	s = (s + PMAP_SIZE_1G - 1) & ~(PMAP_SIZE_1G - 1);
+	if (s < PMAP_KERNEL_MAP_MIN)
+		s = PMAP_KERNEL_MAP_MIN;
+	if (lo <= s && hi > s)
+		s = hi;
+	*khi = lo > s ? lo : PMAP_LOWER_END;
+	*klo = s < *khi ? s : *khi;
+}
+
+void
+pmap_kernel_map_range(vaddr_t *lo, vaddr_t *hi)
+{
+	kernel_map_range(user_lo, user_hi, lo, hi);
+}
+
+int
+pmap_check_user_window(vaddr_t lo, vaddr_t hi)
+{
+	const struct hal_mem_range *r;
+	unsigned n = hal_mem_regions(&r);
+
+	if (((lo | hi) & (PMAP_SIZE_1G - 1)) != 0 || lo >= hi ||
+	    hi > PMAP_LOWER_END)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		if (r[i].base < hi && r[i].base + r[i].size > lo)
+			return -EINVAL;
+	return 0;
+}
+
+int
+pmap_set_user_window(vaddr_t lo, vaddr_t hi)
+{
+	int err;
+
+	VM_PANIC_IF(ck_pr_load_8((uint8_t *)&window_final),
+	    "pmap_set_user_window(%#llx, %#llx): after vm_boot()",
+	    (unsigned long long)lo, (unsigned long long)hi);
+	if ((err = pmap_check_user_window(lo, hi)) != 0)
+		return err;
+	user_lo = lo;
+	user_hi = hi;
+	return 0;
 }
 
 static int
@@ -605,8 +697,6 @@ pmap_extract(pmap_t p, vaddr_t va, struct pmap_mapping *out)
 
 	if (p == NULL || !sv39_va_canonical(va))
 		return -EINVAL;
-	if (va >= SV39_LOWER_END)
-		return -ENOENT;		/* upper half: nothing mapped */
 	pmap_lock(p);
 	err = walk(p, va, &v, &l);
 	pmap_unlock(p);
@@ -632,7 +722,7 @@ pmap_fault_fixup(vaddr_t va, unsigned access)
 	pte_t v;
 	unsigned l;
 
-	if (p == NULL || !sv39_va_canonical(va) || va >= SV39_LOWER_END)
+	if (p == NULL || !sv39_va_canonical(va))
 		return -EFAULT;
 	if (walk(p, va, &v, &l) != 0 || !(v & PTE_A))
 		return -EFAULT;
@@ -703,8 +793,9 @@ pmap_create(void)
 	ck_pr_inc_64(&total_tables);
 
 	ck_spinlock_lock(&pmap_list_lock);
-	for (unsigned i = 0; i < PMAP_KSLOT_END; i++)
-		ck_pr_store_64(&p->root[i], pte_load(&k->root[i]));
+	for (unsigned i = 0; i < SV39_ENTRIES; i++)
+		if (!slot_user(i))
+			ck_pr_store_64(&p->root[i], pte_load(&k->root[i]));
 	CK_LIST_INSERT_HEAD(&pmap_list, p, link);
 	ck_spinlock_unlock(&pmap_list_lock);
 	ck_pr_inc_64(&npmaps);
@@ -749,7 +840,8 @@ pmap_destroy(pmap_t p)
 	 * the number, and a rollover flushes everything first.
 	 */
 	pmap_lock(p);
-	for (unsigned i = PMAP_KSLOT_END; i < PMAP_USLOT_END; i++) {
+	for (unsigned i = (unsigned)(user_lo >> 30);
+	    i < (unsigned)(user_hi >> 30); i++) {
 		pte_t v = pte_load(&p->root[i]);
 		if (pte_table(v))
 			subtree_free_now(p, pte_pa(v), ROOT - 1);
@@ -855,6 +947,26 @@ kmap_ram(paddr_t s, paddr_t e, paddr_t is, paddr_t ie)
 		kmap_range(ie, ie, e - ie, rw, 0, true);
 }
 
+/*
+ * Maps device range [s, e) at pmap_mmio_va(): the part inside the user
+ * window at its alias, the rest identity.
+ */
+static void
+kmap_mmio(paddr_t s, paddr_t e)
+{
+	const unsigned rw = PMAP_PROT_READ | PMAP_PROT_WRITE;
+
+	while (s < e) {
+		paddr_t t = e;
+		if (s < user_lo && t > user_lo)
+			t = user_lo;
+		else if (s >= user_lo && s < user_hi && t > user_hi)
+			t = user_hi;
+		kmap_range(pmap_mmio_va(s), s, t - s, rw, PMAP_ATTR_IO, false);
+		s = t;
+	}
+}
+
 static void
 boot_hart_on(void *arg)
 {
@@ -879,6 +991,7 @@ pmap_bootstrap(void)
 	hal_cpuset_t all;
 	char buf[16];
 
+	ck_pr_store_8((uint8_t *)&window_final, 1);
 	ck_spinlock_init(&k->lock);
 	k->kernel = true;
 	rpg = page_alloc(0, PAGE_ZERO);
@@ -900,10 +1013,11 @@ pmap_bootstrap(void)
 	    "pmap_bootstrap: bad kernel image layout");
 	for (unsigned i = 0; i < nram; i++) {
 		paddr_t s = ram[i].base, e = ram[i].base + ram[i].size;
-		VM_PANIC_IF(e > PMAP_KERNEL_END, "pmap_bootstrap: RAM "
-		    "%#llx-%#llx lies beyond the kernel window (%#llx)",
-		    (unsigned long long)s, (unsigned long long)e,
-		    (unsigned long long)PMAP_KERNEL_END);
+		VM_PANIC_IF(e > PMAP_LOWER_END || !range_in_window(k, s, e),
+		    "pmap_bootstrap: RAM %#llx-%#llx lies outside the kernel "
+		    "window (user space %#llx-%#llx)", (unsigned long long)s,
+		    (unsigned long long)e, (unsigned long long)user_lo,
+		    (unsigned long long)user_hi);
 		kmap_ram(s, e, ki.text_start, ki.data_end);
 	}
 	/* The image, 4 KiB pages, W^X. */
@@ -915,8 +1029,7 @@ pmap_bootstrap(void)
 	kmap_range(ki.data_start, ki.data_start, ki.data_end - ki.data_start,
 	    PMAP_PROT_READ | PMAP_PROT_WRITE, 0, false);
 	for (unsigned i = 0; i < nmmio; i++)
-		kmap_range(mmio[i].base, mmio[i].base, mmio[i].size,
-		    PMAP_PROT_READ | PMAP_PROT_WRITE, PMAP_ATTR_IO, false);
+		kmap_mmio(mmio[i].base, mmio[i].base + mmio[i].size);
 
 	/* Bare -> Sv39 on every hart. */
 	hal_cpuset_clear(&all);
@@ -991,8 +1104,7 @@ pmap_stats(struct pmap_stats *out)
 
 /* Checks one table and its subtree; returns the tables counted. */
 static size_t
-table_is_valid(pmap_t p, paddr_t pa, unsigned l, unsigned from, unsigned to,
-    bool *ok)
+table_is_valid(pmap_t p, paddr_t pa, unsigned l, bool *ok)
 {
 	pte_t *t = table_at(pa);
 	struct vm_page *pg = pa_to_page(pa);
@@ -1005,9 +1117,12 @@ table_is_valid(pmap_t p, paddr_t pa, unsigned l, unsigned from, unsigned to,
 		*ok = false;
 		return 0;
 	}
-	for (unsigned i = from; i < to; i++) {
+	for (unsigned i = 0; i < SV39_ENTRIES; i++) {
 		pte_t v = pte_load(&t[i]);
 		if (!pte_valid(v))
+			continue;
+		/* The root: p's own slots only (the kernel's are shared). */
+		if (l == ROOT && slot_user(i) == p->kernel)
 			continue;
 		valid++;
 		if (v & (PTE_RESERVED_MASK | PTE_N))
@@ -1032,8 +1147,7 @@ table_is_valid(pmap_t p, paddr_t pa, unsigned l, unsigned from, unsigned to,
 				*ok = false;
 				continue;
 			}
-			tables += table_is_valid(p, pte_pa(v), l - 1, 0,
-			    SV39_ENTRIES, ok);
+			tables += table_is_valid(p, pte_pa(v), l - 1, ok);
 		}
 	}
 	if (PT_COUNT(pg) != valid || (l < ROOT && valid == 0)) {
@@ -1053,23 +1167,28 @@ pmap_is_valid(pmap_t p)
 	size_t tables;
 
 	pmap_lock(p);
-	if (p->kernel)
-		tables = table_is_valid(p, p->root_pa, ROOT, 0, PMAP_KSLOT_END,
-		    &ok);
-	else
-		tables = table_is_valid(p, p->root_pa, ROOT, PMAP_KSLOT_END,
-		    PMAP_USLOT_END, &ok);
+	tables = table_is_valid(p, p->root_pa, ROOT, &ok);
 	if (tables != p->table_pages) {
 		kprintf("pmap_is_valid: %zu tables found, %zu counted\n",
 		    tables, p->table_pages);
 		ok = false;
 	}
-	for (unsigned i = PMAP_USLOT_END; i < SV39_ENTRIES; i++)
-		if (pte_load(&p->root[i]) != 0)
+	/* Root slots outside p's window are empty (kernel: not canonical
+	   user space or unused upper half; user: shared, checked below). */
+	for (unsigned i = 0; i < SV39_ENTRIES; i++) {
+		vaddr_t va = i < SV39_ENTRIES / 2 ? (vaddr_t)i << 30 :
+		    PMAP_MMIO_ALIAS + ((vaddr_t)(i - SV39_ENTRIES / 2) << 30);
+		if (p->kernel && pte_load(&p->root[i]) != 0 &&
+		    !range_in_window(p, va, va + PMAP_SIZE_1G)) {
+			kprintf("pmap_is_valid: kernel slot %u outside its "
+			    "window\n", i);
 			ok = false;
+		}
+	}
 	if (!p->kernel)
-		for (unsigned i = 0; i < PMAP_KSLOT_END; i++)
-			if (pte_load(&p->root[i]) != pte_load(&k->root[i])) {
+		for (unsigned i = 0; i < SV39_ENTRIES; i++)
+			if (!slot_user(i) &&
+			    pte_load(&p->root[i]) != pte_load(&k->root[i])) {
 				kprintf("pmap_is_valid: kernel slot %u differs\n",
 				    i);
 				ok = false;

@@ -48,9 +48,11 @@
 
 #define PMAP_CPU_WORDS ((HAL_MAX_CPUS + 63) / 64)
 
-/* Root-table slots: [0, KSLOT_END) is the kernel window. */
-#define PMAP_KSLOT_END ((unsigned)(PMAP_KERNEL_END >> 30))
-#define PMAP_USLOT_END ((unsigned)(PMAP_USER_MAX >> 30))
+/*
+ * Root-table slots: those of the user window (pmap_user_min() >> 30 up to
+ * pmap_user_max() >> 30) are each pmap's own; every other slot is the
+ * kernel's, shared by every pmap (pmap.c section 2).
+ */
 
 struct pmap {
 	ck_spinlock_t lock;
