@@ -421,18 +421,24 @@ vm_map_write_lock(vm_map_t map)
 	if (map->m_flags & VM_MAPF_MAPLOCK) {
 		while (!ck_spinlock_trylock(&map->m_maplock))
 			vm_spin_wait();
-		return;
+	} else {
+		ck_brlock_write_lock(&map->m_lock);
 	}
-	ck_brlock_write_lock(&map->m_lock);
+	/* Last object references dropped from now on wait (object.c 8). */
+	vm_object_defer_begin();
 }
 
 void
 vm_map_write_unlock(vm_map_t map)
 {
+	struct vm_object *dead = vm_object_defer_end();
+
 	if (map->m_flags & VM_MAPF_MAPLOCK)
 		ck_spinlock_unlock(&map->m_maplock);
 	else
 		ck_brlock_write_unlock(&map->m_lock);
+	/* Pagers' put and release, with no lock held. */
+	vm_object_reap(dead);
 }
 
 void
