@@ -18,8 +18,9 @@
  * (which may sleep) or waits for the other fault's get (through the
  * kernel's sleep hooks, vm_set_sleep_ops in vm/object.h; without them it
  * spins), and starts over (fault.c section 5).  So a kernel whose pagers
- * sleep calls vm_fault where the faulting thread may sleep; without
- * pager objects that sleep, vm_fault never sleeps.
+ * sleep calls vm_fault where the faulting thread may sleep, and keeps map
+ * alive meanwhile (a thread's own map is); the thread may come back on
+ * another hart.  Without pager objects that sleep, vm_fault never sleeps.
  */
 #ifndef RVMM_VM_FAULT_H
 #define RVMM_VM_FAULT_H

@@ -28,8 +28,9 @@
  *    pager failed; the slot is empty again, waiters wake and the next one
  *    calls get again).
  *
- * 5. Observability: vm_object_refs(), vm_object_resident(), the fault
- *    statistics (vm/fault.h) count zero-fills and page-ins.
+ * 5. Observability: vm_object_refs(), vm_object_resident(),
+ *    vm_object_waits() (waits for a busy page, section 7), the fault
+ *    statistics (vm/fault.h) count zero-fills, page-ins and restarts.
  *
  * 6. Without an MMU (HAL_MMU == 0) a mapping cannot gather scattered
  *    frames into one range, so an anonymous or pager object is a segment:
