@@ -49,7 +49,8 @@ static bool sp_sleeping;		/* this round registered the hooks */
 #if !defined(__riscv)
 static pthread_mutex_t hs_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t hs_cv = PTHREAD_COND_INITIALIZER;
-static uint64_t hs_sleeps;		/* (under hs_mu) */
+static bool hs_slept[HAL_MAX_CPUS];	/* (under hs_mu) */
+static unsigned hs_sleepers;		/* (under hs_mu) harts that slept */
 
 static void
 hs_sleep(const void *chan, ck_spinlock_t *lk)
@@ -57,7 +58,9 @@ hs_sleep(const void *chan, ck_spinlock_t *lk)
 	(void)chan;
 	pthread_mutex_lock(&hs_mu);
 	ck_spinlock_unlock(lk);
-	hs_sleeps++;
+	if (!hs_slept[hal_cpu_id()])
+		hs_sleepers++;
+	hs_slept[hal_cpu_id()] = true;
 	/* A pager blocked in the test may wait for this sleeper. */
 	pthread_cond_broadcast(&hs_cv);
 	pthread_cond_wait(&hs_cv, &hs_mu);
@@ -84,7 +87,8 @@ sp_set_mode(unsigned mode)
 	sp_sleeping = mode == 1;
 #if !defined(__riscv)
 	pthread_mutex_lock(&hs_mu);
-	hs_sleeps = 0;
+	memset(hs_slept, 0, sizeof(hs_slept));
+	hs_sleepers = 0;
 	pthread_mutex_unlock(&hs_mu);
 	vm_set_sleep_ops(sp_sleeping ? &hs_ops : NULL);
 #else
@@ -107,6 +111,22 @@ sp_block(bool (*until)(void))
 #endif
 	while (!until())
 		hal_cpu_relax();
+}
+
+/* Harts that slept in the hooks this round (0 without hooks). */
+static unsigned
+sp_sleepers(void)
+{
+#if !defined(__riscv)
+	unsigned n;
+
+	pthread_mutex_lock(&hs_mu);
+	n = hs_sleepers;
+	pthread_mutex_unlock(&hs_mu);
+	return n;
+#else
+	return 0;
+#endif
 }
 
 /* After a change some sp_block() may wait for. */
@@ -194,6 +214,11 @@ static const struct vm_pager_ops sp_ops = {
 static bool
 sp_all_waiting(void)		/* every other faulting hart waits */
 {
+#if !defined(__riscv)
+	/* Evaluated under hs_mu: asleep in the hooks, not just counted. */
+	if (sp_sleeping)
+		return hs_sleepers >= sp.harts - 1;
+#endif
 	return vm_object_waits(sp.o) >= sp.harts - 1;
 }
 
@@ -304,6 +329,8 @@ KTEST(pager, faults_share_one_get)
 		fault_delta(&s0, &d);
 		KT_EXPECT_EQ(sp.gets, 1);
 		KT_EXPECT_EQ(vm_object_waits(sp.o), n - 1);
+		/* With the hooks, every waiter slept in them. */
+		KT_EXPECT_EQ(sp_sleepers(), sp_sleeping ? n - 1 : 0);
 		KT_EXPECT(vm_object_lookup(sp.o, PG, &pa));
 		for (unsigned c = 0; c < n; c++) {
 			KT_EXPECT_EQ(sp.res[c], 0);
@@ -329,6 +356,57 @@ KTEST(pager, faults_share_one_get)
 		LEAK_CHECK(&l);
 		ktest_note("%s: %u harts, %llu restarts", mode ? "sleep" :
 		    "spin", n, (unsigned long long)d.restarts);
+	}
+}
+
+/* The same without a map: vm_object_page() from every hart. */
+static enum vm_object_found sp_how[HAL_MAX_CPUS];
+
+static void
+sp_object_worker(void *arg)
+{
+	unsigned c = hal_cpu_id();
+
+	(void)arg;
+	if (c >= sp.harts)
+		return;
+	smp_barrier_wait(&sp_bar, sp.harts);
+	sp.res[c] = vm_object_page(sp.o, 2 * PG, &sp.pa[c], &sp_how[c]);
+}
+
+KTEST(pager, object_page_waits)
+{
+	struct leak_snap l;
+	unsigned n = sp_harts();
+
+	for (unsigned mode = 0; mode < SP_MODES; mode++) {
+		unsigned pagedin = 0;
+		paddr_t pa = 0;
+
+		leak_start(&l);
+		KT_ASSERT(sp_setup(mode, n));
+		sp.get_gate = n > 1 ? sp_all_waiting : NULL;
+		smp_run(sp_object_worker, NULL);
+		KT_EXPECT_EQ(sp.gets, 1);
+		KT_EXPECT_EQ(vm_object_waits(sp.o), n - 1);
+		KT_EXPECT_EQ(sp_sleepers(), sp_sleeping ? n - 1 : 0);
+		KT_EXPECT(vm_object_lookup(sp.o, 2 * PG, &pa));
+		for (unsigned c = 0; c < n; c++) {
+			KT_EXPECT_EQ(sp.res[c], 0);
+			KT_EXPECT_EQ(sp.pa[c], pa);
+			if (sp_how[c] == VM_OBJPG_PAGEDIN)
+				pagedin++;
+			else
+				KT_EXPECT_EQ(sp_how[c], VM_OBJPG_RESIDENT);
+		}
+		KT_EXPECT_EQ(pagedin, 1);
+		KT_EXPECT_EQ(*(uint64_t *)hal_phys_to_virt(pa),
+		    cookie(2 * PG, 1000));
+		vm_map_destroy(sp.m);
+		vm_object_release(sp.o);
+		KT_EXPECT_EQ(sp.puts, 1);
+		sp_set_mode(0);
+		LEAK_CHECK(&l);
 	}
 }
 
@@ -362,7 +440,8 @@ sp_unmap_worker(void *arg)
 		if (vm_munmap(sp.m, SP_PRIV, SP_PAGES * PG) != 0)
 			ck_pr_inc_64(&sp.bad);
 		vm_object_release(sp.o);
-		if (vm_object_refs(sp.o) != 1 || sp.puts != 0)
+		if (vm_object_refs(sp.o) != 1 ||
+		    ck_pr_load_uint(&sp.puts) != 0)
 			ck_pr_inc_64(&sp.bad);
 	}
 	sp_open();
@@ -436,6 +515,7 @@ KTEST(pager, get_fails_while_waiting)
 		sp.first_err = -EIO;
 		sp.later_err = persistent ? -EIO : 0;
 		smp_run(sp_fault_worker, NULL);
+		KT_EXPECT_EQ(sp_sleepers(), sp_sleeping ? n - 1 : 0);
 		for (unsigned c = 0; c < n; c++) {
 			if (sp.res[c] == -EFAULT) {
 				/* (Another hart may have mapped its va.) */
@@ -497,7 +577,8 @@ sp_put_worker(void *arg)
 	    (long)(SP_ANON + 8 * PG) ||
 	    vm_munmap(sp.m, SP_ANON + 8 * PG, PG) != 0)
 		ck_pr_inc_64(&sp.bad);
-	if (ck_pr_load_uint(&sp.puts) != 0 || sp.releases != 0)
+	if (ck_pr_load_uint(&sp.puts) != 0 ||
+	    ck_pr_load_uint(&sp.releases) != 0)
 		ck_pr_inc_64(&sp.bad);
 	sp_open();
 }
