@@ -82,9 +82,12 @@
  *    acknowledgement inside pmap_enter is served; a fault waiting at R1
  *    with interrupts off serves cross-calls (vm_spin_wait), so the
  *    writer's own shootdowns complete.  Reader sections do not nest on a
- *    map and never take a writer side.  Faults do not migrate (rvmm does
- *    not preempt; a preemptive kernel disables preemption around
- *    vm_fault).
+ *    map and never take a writer side.  A reader section never sleeps:
+ *    a fault that needs a pager (which may sleep) ends its section first
+ *    and starts a new one after (fault.c section 5).  Faults do not
+ *    migrate inside a section (rvmm does not preempt; a preemptive kernel
+ *    disables preemption around vm_fault, which its sleep hook may
+ *    switch away from: the section has ended by then).
  *    Baseline (VM_MAPF_MAPLOCK): both sides take one spinlock per map;
  *    every fault then writes that line (the "maplock" benchmark figure).
  *
