@@ -28,21 +28,22 @@
  * handler.  The pager's get, put and release run with no rvmm lock held,
  * so they may sleep (in the embedding kernel's own way) and may take the
  * kernel's locks:
- *	get	inside vm_object_page(): a page fault (vm/fault.c section 5)
- *		first marks the object's page busy, takes a reference on the
- *		object and drops the map's reader side and the page's slot;
- *		other faults and vm_object_page() calls on that page wait
- *		(sleeping through struct vm_sleep_ops below, or spinning
- *		without them) and start over.  Without an MMU get runs
- *		inside vm_object_pager_create, in its caller's context.
+ *	get	inside vm_object_page(), which marks the object's page busy
+ *		first.  A page fault that needs the pager takes a reference
+ *		on the object, drops the map's reader side and the page's
+ *		amap slot, calls vm_object_page() and starts over (vm/fault.c
+ *		section 5); other faults and vm_object_page() calls on the
+ *		busy page wait (sleeping through struct vm_sleep_ops below,
+ *		or spinning without them).  Without an MMU get runs inside
+ *		vm_object_pager_create, in its caller's context.
  *	put, release  when the last reference goes: in vm_object_release(),
  *		or after vm_munmap / vm_map_destroy have let go of the map's
  *		lock (a release under a map's writer side is deferred until
  *		that side is released, on the same cpu).
- * They must not call back into the map layer for the map that faulted
- * (a get may read other objects' pages through the kernel's own calls).
- * A get that sleeps needs the sleep hooks: without them a waiter spins
- * (hal_cpu_relax), which only works if the holder runs on another hart.
+ * A get must not wait for the page it is filling (fault on it, or ask
+ * vm_object_page for it): that waits forever.  A get that sleeps needs
+ * the sleep hooks: without them a waiter spins (hal_cpu_relax), which
+ * only works while the holder runs on another hart.
  */
 #ifndef RVMM_VM_OBJECT_H
 #define RVMM_VM_OBJECT_H
