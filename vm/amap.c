@@ -107,7 +107,8 @@ vm_slots_peek(struct vm_slots *s, uint64_t idx)
 	uintptr_t *w = vm_slots_get(s, idx, false);
 
 	return w == NULL ? 0 :
-	    (uintptr_t)ck_pr_load_ptr((void **)w) & ~VM_SLOT_BUSY;
+	    (uintptr_t)ck_pr_load_ptr((void **)w) &
+	    ~(VM_SLOT_BUSY | VM_SLOT_WANTED);
 }
 
 uintptr_t
