@@ -789,6 +789,8 @@ mmap_check(vm_map_t map, vaddr_t addr, size_t size, unsigned prot,
 	if (fixed && (addr < map->m_min || addr + size > map->m_max ||
 	    (addr & (align - 1))))
 		return -EINVAL;
+	if (obj != NULL)
+		vm_object_check(obj, "vm_mmap");
 	if (flags & VM_MAP_ANON) {
 		if (obj != NULL || offset != 0 ||
 		    (flags & (VM_MAP_DEVICE | VM_MAP_UNCACHED)))

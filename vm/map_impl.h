@@ -137,8 +137,14 @@ struct vm_map {
 	struct vm_map_reader m_readers[HAL_MAX_CPUS];
 };
 
+#define VM_OBJECT_MAGIC 0x766d6f626a656374ull	/* "vmobject" */
+#define VM_OBJECT_DEAD 0x646561646f626a21ull	/* "deadobj!" */
+
 struct vm_object {
 	uint32_t o_refs;		/* (A) */
+	uint64_t o_magic;		/* (A) VM_OBJECT_MAGIC while alive, then
+					   VM_OBJECT_DEAD; word 1, so a free
+					   slab link (word 0) leaves it */
 	uint8_t o_kind;			/* (C) enum vm_object_kind */
 	uint8_t o_maxprot;		/* (C) */
 	uint64_t o_size;		/* (C) bytes */
@@ -154,6 +160,12 @@ struct vm_object {
 	struct vm_object *o_dead;	/* (L) dead, teardown deferred
 					   (object.c section 8) */
 };
+
+/*
+ * vm_object_check: panics, naming fn, unless obj is a live object (a
+ * released one, or a pointer that never was an object, is misuse).
+ */
+void vm_object_check(vm_object_t obj, const char *fn);
 
 /* ------------------------------------------------------------------ */
 /* Helpers shared by the files of the layer.                           */

@@ -105,7 +105,18 @@ object_new(enum vm_object_kind kind, uint64_t size, unsigned maxprot)
 	obj->o_waits = 0;
 	obj->o_dead = NULL;
 	ck_pr_store_32(&obj->o_refs, 1);
+	ck_pr_store_64(&obj->o_magic, VM_OBJECT_MAGIC);
 	return obj;
+}
+
+void
+vm_object_check(vm_object_t obj, const char *fn)
+{
+	VM_PANIC_IF(obj == NULL, "%s(NULL): no object", fn);
+	VM_PANIC_IF(ck_pr_load_64(&obj->o_magic) != VM_OBJECT_MAGIC,
+	    "%s(%p): not a live object (released already?)", fn, (void *)obj);
+	VM_PANIC_IF(ck_pr_load_32(&obj->o_refs) == 0, "%s(%p): object has no "
+	    "reference left (released already?)", fn, (void *)obj);
 }
 
 /* Section 6: obj's pages are the run seg from now on. */
@@ -205,6 +216,7 @@ vm_object_pager_create(uint64_t size, unsigned maxprot,
 void
 vm_object_ref(vm_object_t obj)
 {
+	vm_object_check(obj, "vm_object_ref");
 	uint32_t old = ck_pr_faa_32(&obj->o_refs, 1);
 
 	VM_PANIC_IF(old == 0, "vm_object_ref(%p): object is dead", (void *)obj);
@@ -247,6 +259,7 @@ object_teardown(struct vm_object *obj)
 	vm_slots_destroy(&obj->o_pages);
 	if (obj->o_ops != NULL && obj->o_ops->release != NULL)
 		obj->o_ops->release(obj->o_priv);
+	ck_pr_store_64(&obj->o_magic, VM_OBJECT_DEAD);
 	zone_free(vm_object_zone, obj);
 }
 
@@ -289,9 +302,14 @@ vm_object_reap(struct vm_object *dead)
 void
 vm_object_release(vm_object_t obj)
 {
-	uint32_t old = ck_pr_faa_32(&obj->o_refs, (uint32_t)-1);
+	uint32_t old;
 	struct object_cpu *oc;
 
+	VM_PANIC_IF(obj == NULL, "vm_object_release(NULL): no object");
+	VM_PANIC_IF(ck_pr_load_64(&obj->o_magic) != VM_OBJECT_MAGIC,
+	    "vm_object_release(%p): not a live object (released already?)",
+	    (void *)obj);
+	old = ck_pr_faa_32(&obj->o_refs, (uint32_t)-1);
 	VM_PANIC_IF(old == 0, "vm_object_release(%p): no reference to drop",
 	    (void *)obj);
 	if (old != 1)
@@ -535,10 +553,14 @@ int
 vm_object_page(vm_object_t obj, uint64_t offset, paddr_t *pa,
     enum vm_object_found *how)
 {
+	enum vm_object_found how_local;
 	bool counted = false;
 	uintptr_t *slot, v;
 	int r;
 
+	vm_object_check(obj, "vm_object_page");
+	if (how == NULL)
+		how = &how_local;
 	r = object_page_common(obj, offset, pa, how, &slot, &v);
 	if (r <= 0)
 		return r;

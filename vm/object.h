@@ -135,7 +135,8 @@ enum vm_object_found {
 /*
  * vm_object_page: the physical address of the object's page at offset
  * (page-aligned, < size), creating it if need be.
- * => 0, -ENOMEM, or -EFAULT (the pager failed).  *how says what happened.
+ * => 0, -ENOMEM, or -EFAULT (the pager failed).  *how (if how is not
+ *    NULL) says what happened.  obj released already: panics.
  * => thread context, the caller holding a reference on obj and no rvmm
  *    lock (no map lock, no page's slot).  May call the pager's get, and
  *    may wait (sleep through the hooks, or spin) while another caller or

@@ -782,6 +782,7 @@ pmap_create(void)
 	}
 	p = page_to_kva(spg);
 	ck_spinlock_init(&p->lock);
+	p->magic = PMAP_MAGIC;
 	p->kernel = false;
 	p->self_pg = spg;
 	p->root_pa = page_to_pa(rpg);
@@ -826,6 +827,9 @@ pmap_destroy(pmap_t p)
 {
 	VM_PANIC_IF(p == NULL || p == &pmap_kernel_store,
 	    "pmap_destroy(%p): not a user pmap", (void *)p);
+	VM_PANIC_IF(ck_pr_load_64(&p->magic) != PMAP_MAGIC,
+	    "pmap_destroy(%p): not a live pmap (destroyed already?)",
+	    (void *)p);
 	for (unsigned c = 0; c < hal_ncpus(); c++)
 		VM_PANIC_IF(ck_pr_load_64(&p->active[c / 64]) >> (c % 64) & 1,
 		    "pmap_destroy(%p): still active on cpu %u", (void *)p, c);
@@ -855,6 +859,7 @@ pmap_destroy(pmap_t p)
 	page_free(rpg, 0);
 	ck_pr_dec_64(&total_tables);
 	ck_pr_dec_64(&npmaps);
+	ck_pr_store_64(&p->magic, PMAP_DEAD);
 	page_free(p->self_pg, 0);
 }
 

@@ -54,8 +54,13 @@
  * kernel's, shared by every pmap (pmap.c section 2).
  */
 
+#define PMAP_MAGIC 0x706d61705f6f6b21ull		/* "pmap_ok!" */
+#define PMAP_DEAD 0x706d61705f646561ull		/* "pmap_dea" */
+
 struct pmap {
 	ck_spinlock_t lock;
+	uint64_t magic;				/* (C) PMAP_MAGIC; PMAP_DEAD
+						   once destroyed */
 	bool kernel;				/* (C) */
 	paddr_t root_pa;			/* (C) */
 	pte_t *root;				/* (C) hal_phys_to_virt(root_pa) */
