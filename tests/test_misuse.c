@@ -9,6 +9,7 @@
 #include "hal/pmap.h"
 #include "tests/ktest.h"
 #include "tests/map_util.h"
+#include "vm/amap.h"
 #include "vm/object.h"
 #include "vm/page.h"
 #include "vm/zone.h"
@@ -101,4 +102,45 @@ KTEST_EXPLICIT(wrong_pmap_double_destroy, double_destroy)
 	pmap_destroy(p);
 	pmap_destroy(p);
 	KT_FAIL("a second pmap_destroy did not panic");
+}
+
+/*
+ * A failed fault may leave the slot-table nodes on its page's path (the
+ * bound fault.c section 2 states): never more than VM_SLOT_LEVELS for
+ * pages under one leaf node however many faults fail, no anon, and none
+ * at all once the range is unmapped.
+ */
+KTEST(map, failed_fault_leaves_bounded_nodes)
+{
+	struct leak_snap l;
+	struct vm_map_stats st;
+	unsigned ok = 0, failed = 0;
+	vm_map_t m;
+	long a;
+
+	leak_start(&l);
+	m = vm_map_create(0);
+	KT_ASSERT(m != NULL);
+	a = vm_mmap(m, 0, 64 * PG, VM_PROT_READ | VM_PROT_WRITE,
+	    VM_MAP_PRIVATE | VM_MAP_ANON, NULL, 0);
+	KT_ASSERT(a > 0);
+	for (unsigned i = 0; i < 64; i++) {
+		vm_debug_set_fail_every(1 + i % 8);
+		int r = vm_fault(m, (vaddr_t)a + i * PG, VM_PROT_WRITE);
+		vm_debug_set_fail_every(0);
+		KT_EXPECT(r == 0 || r == -ENOMEM);
+		ok += r == 0;
+		failed += r == -ENOMEM;
+		vm_map_stats(m, &st);
+		KT_EXPECT(st.amap_nodes <= VM_SLOT_LEVELS);
+		KT_EXPECT_EQ(st.anons, ok);
+	}
+	ktest_note("%u faults resolved, %u failed with -ENOMEM", ok, failed);
+	KT_EXPECT(failed > 0);
+	KT_EXPECT(ok > 0);
+	KT_EXPECT_EQ(vm_munmap(m, (vaddr_t)a, 64 * PG), 0);
+	vm_map_stats(m, &st);
+	KT_EXPECT_EQ(st.amap_nodes, 0);
+	vm_map_destroy(m);
+	LEAK_CHECK(&l);
 }

@@ -43,7 +43,12 @@
  *    translation is gone (pmap_enter of the copy, or pmap_remove).
  *
  * 4. Failure: node and frame allocations go through vm_frame_alloc (the
- *    layer's failure injection); a NULL leaves the table as it was.
+ *    layer's failure injection); a NULL leaves the table as it was, but
+ *    for the nodes vm_slots_get made on the way down before it failed
+ *    (or before its caller's next allocation failed): they stay, empty,
+ *    until a pruning walk under the owner's exclusion (munmap, destroy)
+ *    frees them.  At most VM_SLOT_LEVELS per failed call, reused by the
+ *    next call under them (fault.c section 2 states the bound).
  */
 #include <string.h>
 

@@ -33,9 +33,19 @@
  * 2. Failure.  Every allocation happens before the slot changes; a failed
  *    pmap_enter (-ENOMEM for a page-table page) frees what the fault
  *    made and leaves the slot as it was.  Nothing is half-done on error,
- *    but for one thing a fault may leave behind: an object page it paged
- *    in or zero-filled (step f) stays resident in its object, as it would
- *    had the fault succeeded (it belongs to the object, not to the map).
+ *    but for two things a fault may leave behind, neither visible through
+ *    the API nor growing with repeated failures:
+ *    - an object page it paged in or zero-filled (step f) stays resident
+ *      in its object, as it would had the fault succeeded (it belongs to
+ *      the object, not to the map);
+ *    - the slot-table nodes on its page's path (amap.c section 4): at most
+ *      VM_SLOT_LEVELS frames, created before the allocation that failed.
+ *      Faults run without the writer lock, and nodes are removed only
+ *      under it (amap.c section 2), so they stay until a munmap of the
+ *      range or the map's destruction prunes them.  Every later fault of
+ *      a page under them reuses them, so failures add no more than a
+ *      fully populated table for the mapped range would hold
+ *      (map.failed_fault_leaves_bounded_nodes checks both).
  *
  * 3. Who calls.  The port's trap handler calls vm_fault_trap(), which
  *    first lets the pmap fix a spurious fault (a stale or negatively

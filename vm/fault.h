@@ -41,7 +41,9 @@
  *    -EACCES (the entry's protection forbids the access; also an
  *    instruction fetch by the kernel from a user map, or a user access to
  *    a map without user pages), -ENOMEM (no frame or bookkeeping memory:
- *    nothing changed, the caller may retry after reclaim).
+ *    nothing visible changed, the caller may retry after reclaim; empty
+ *    anon-table nodes on the page's path, at most VM_SLOT_LEVELS frames,
+ *    may stay until the range is unmapped: fault.c section 2).
  *    Without an MMU (HAL_MMU == 0) memory is there when vm_mmap returns
  *    and there is nothing to resolve: always -EFAULT.
  */
