@@ -667,7 +667,13 @@ pmap_protect(pmap_t p, vaddr_t start, vaddr_t end, unsigned prot)
 /* ------------------------------------------------------------------ */
 /* Lookups.                                                            */
 
-/* Walks p for va with no lock: 0 and the leaf, or -ENOENT. */
+/*
+ * Walks p for va: 0 and the leaf, or -ENOENT.  Under p's lock, or as a
+ * lockless walker (walk_lockless): then a table it reaches may be
+ * unlinked meanwhile, but is not freed before the walk ends.  At debug
+ * level 1 a walk that still finds itself in a freed table (its magic
+ * gone) panics: the protection of shootdown.c section 7 failed.
+ */
 static int
 walk(pmap_t p, vaddr_t va, pte_t *leaf, unsigned *level)
 {
@@ -675,6 +681,16 @@ walk(pmap_t p, vaddr_t va, pte_t *leaf, unsigned *level)
 
 	for (unsigned l = ROOT;; l--) {
 		pte_t v = pte_load(&t[sv39_index(va, l)]);
+#if VM_DEBUG_LEVEL >= 1
+		if (l != ROOT) {
+			ck_pr_fence_load();
+			struct vm_page *tpg = pa_to_page(hal_virt_to_phys(t));
+			VM_PANIC_IF(tpg == NULL || PT_MAGIC(tpg) !=
+			    PT_MAGIC_VALUE, "pmap walk(%p, %#lx): walked a freed "
+			    "page-table page at level %u", (void *)p,
+			    (unsigned long)va, l);
+		}
+#endif
 		if (!pte_valid(v))
 			return -ENOENT;
 		if (pte_leaf(v)) {
@@ -685,7 +701,31 @@ walk(pmap_t p, vaddr_t va, pte_t *leaf, unsigned *level)
 		if (l == 0)
 			return -ENOENT;
 		t = table_at(pte_pa(v));
+		for (unsigned i = ck_pr_load_uint(&pmap_walk_delay); i > 0; i--)
+			hal_cpu_relax();	/* debug: widen the race */
 	}
+}
+
+/*
+ * walk_lockless: walk() without p's lock, announced in this hart's
+ * walk_seq so that no page-table page it may reach is freed before it
+ * ends (shootdown.c section 7).  pre: interrupts off, p this hart's.
+ */
+static int
+walk_lockless(struct pmap_cpu *pc, pmap_t p, vaddr_t va, pte_t *leaf,
+    unsigned *level)
+{
+	uint64_t seq = pc->walk_seq;
+	int r;
+
+	ck_pr_store_64(&pc->walk_seq, seq + 1);
+	/* The announcement before any table load (Dekker with the freer). */
+	ck_pr_fence_memory();
+	r = walk(p, va, leaf, level);
+	/* Every table load before the end. */
+	ck_pr_fence_memory();
+	ck_pr_store_64(&pc->walk_seq, seq + 2);
+	return r;
 }
 
 int
@@ -724,7 +764,7 @@ pmap_fault_fixup(vaddr_t va, unsigned access)
 
 	if (p == NULL || !sv39_va_canonical(va))
 		return -EFAULT;
-	if (walk(p, va, &v, &l) != 0 || !(v & PTE_A))
+	if (walk_lockless(pc, p, va, &v, &l) != 0 || !(v & PTE_A))
 		return -EFAULT;
 	if ((access & HAL_FAULT_READ) && !(v & PTE_R))
 		return -EFAULT;
