@@ -218,7 +218,8 @@ size_t zone_size(zone_t z);
 void zone_dump(zone_t z);
 
 /*
- * Totals over every zone (zone_stats of each, summed; a snapshot).
+ * Totals over every zone alive now (zone_stats of each, summed; a
+ * snapshot: a destroyed zone's counts went with it).
  * zone_totals() fills *out; zone_dump_summary() prints them in two lines,
  * the second naming the zones that hold the most memory.
  * => thread context (takes the zone list lock with interrupts off).
