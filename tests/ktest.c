@@ -15,6 +15,7 @@
 #include "hal/hal.h"
 #include "lib/bootargs.h"
 #include "lib/kprintf.h"
+#include "vm/vm.h"
 #include "tests/ktest.h"
 
 extern const struct ktest_case __start_ktest_cases[];
@@ -216,5 +217,8 @@ ktest_main(const char *bootargs)
 		    c->suite, c->name, (unsigned long long)us, "");
 	}
 	kprintf("# %u passed, %u failed\n", planned - failed, failed);
+	/* Bootarg stats=1: one summary per layer (vm_dump.c). */
+	if (vm_stats_requested(bootargs))
+		vm_stats_dump();
 	return (int)failed;
 }
