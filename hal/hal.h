@@ -197,21 +197,12 @@ hal_cpuset_has(const hal_cpuset_t *s, unsigned cpu)
 void hal_ipi_send(const hal_cpuset_t *set);
 
 /* ------------------------------------------------------------------ */
-/* Page-fault hook (filled by the VM layer).                           */
+/* Page faults (the port's trap handler calls vm_fault_trap, vm/fault.h). */
 
 #define HAL_FAULT_READ 0x1u
 #define HAL_FAULT_WRITE 0x2u
 #define HAL_FAULT_EXEC 0x4u
 #define HAL_FAULT_USER 0x8u	/* the faulting access came from user mode */
-
-/*
- * Called in trap context for a page fault.  Returns 0 when the fault was
- * resolved (the access is retried), or a negative errno (the port then
- * applies the kernel's policy: a registered recovery point, else panic).
- */
-typedef int (*hal_fault_handler_t)(vaddr_t addr, unsigned access,
-    vaddr_t pc);
-void hal_fault_set_handler(hal_fault_handler_t fn);
 
 /* ------------------------------------------------------------------ */
 /* Time, console, power.                                               */
@@ -338,11 +329,12 @@ unsigned hal_mmio_regions(const struct hal_mem_range **out);
 
 /*
  * Probes: one access through the MMU of the calling hart, as the kernel
- * would make it (S-mode, with sstatus.SUM set so user pages are reachable
- * for loads and stores, as in copyin/copyout).  A page or access fault does
- * not panic: the registered fault handler is asked first (hal_fault_set_-
- * handler), and if it does not resolve the fault the probe returns -EFAULT
- * and changes nothing.  va must be 8-byte aligned (else -EINVAL).
+ * would make it (S-mode; the load and store probes set sstatus.SUM around
+ * their access so user pages are reachable, as copyin/copyout do).  A page
+ * or access fault does not panic: vm_fault_trap() is asked first (the
+ * probes are user-access routines for hal_copy_fixup), and if it does not
+ * resolve the fault the probe returns -EFAULT and changes nothing.  va
+ * must be 8-byte aligned (else -EINVAL).
  *
  * hal_probe_exec() calls va as a function: it must hold a `ret` (the
  * caller wrote it and the port makes the instruction fetch see it).
@@ -352,5 +344,41 @@ unsigned hal_mmio_regions(const struct hal_mem_range **out);
 int hal_probe_read64(vaddr_t va, uint64_t *out);
 int hal_probe_write64(vaddr_t va, uint64_t value);
 int hal_probe_exec(vaddr_t va);
+
+/* ------------------------------------------------------------------ */
+/* User copies (the machine half of vm/copy.h).                        */
+
+/*
+ * The port's user-access routines: copy between kernel memory and user
+ * memory of the calling hart's current address space, with user access
+ * enabled (riscv64: sstatus.SUM set) only inside them.  The caller
+ * (vm/copy.c) has checked that the user range lies in user space and is
+ * not empty.  A page fault taken inside goes to vm_fault_trap(); if that
+ * resolves it the access is retried, else the routine returns
+ * HAL_COPY_FAULT through its recovery point (see hal_copy_fixup).  Bytes
+ * are copied in increasing address order, so after a fault a prefix of
+ * the destination, ending before the byte that faulted, may have been
+ * written.  They return 0 on success.  (Plain numbers, not errno values,
+ * so that assembly routines need no libc header; vm/copy.c turns them
+ * into -EFAULT and -ENAMETOOLONG.)
+ *
+ * hal_copyinstr copies bytes until it has copied a NUL (0) or max bytes
+ * without one (HAL_COPY_NONUL); max >= 1.
+ * pre: thread context (they may fault), interrupts on or off.
+ */
+#define HAL_COPY_FAULT (-1)
+#define HAL_COPY_NONUL 1
+int hal_copyin(void *dst, vaddr_t usrc, size_t len);
+int hal_copyout(vaddr_t udst, const void *src, size_t len);
+int hal_copyinstr(char *dst, vaddr_t usrc, size_t max);
+
+/*
+ * hal_copy_fixup: if pc is an instruction of a user-access routine that
+ * may fault (the copies above, the port's probes), the address of the
+ * recovery code that makes the routine fail (HAL_COPY_FAULT; -EFAULT for
+ * a probe); else 0.  vm_fault_trap() calls it for every kernel-mode fault.
+ * pre: any context; pc is a kernel address.
+ */
+vaddr_t hal_copy_fixup(vaddr_t pc);
 
 #endif /* RVMM_HAL_HAL_H */

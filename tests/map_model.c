@@ -1147,7 +1147,6 @@ mm_session(const uint8_t *data, size_t n, struct rng *r, unsigned max_steps,
 	w->res = out;
 	w->verbose = (unsigned)bootarg_u64(hal_bootargs(), "mm_verbose", 0);
 	vm_map_init();
-	hal_fault_set_handler(vm_fault_trap);
 	vm_map_activate(NULL);
 	zone_reap_everything();
 	page_drain_all();

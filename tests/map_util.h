@@ -37,7 +37,6 @@ static inline void
 mt_prepare(void)
 {
 	vm_map_init();
-	hal_fault_set_handler(vm_fault_trap);
 	vm_map_activate(NULL);
 }
 

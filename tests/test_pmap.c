@@ -1006,6 +1006,28 @@ strict_round(struct strict_cfg *c, uint64_t g, bool writer, bool reader,
 	sync();
 }
 
+/*
+ * QEMU flushes a hart's whole TLB whenever sstatus.SUM changes, and the
+ * probes set it around each access to a user page (probe.S); a stale
+ * translation could then never survive from one probe to the next.  The
+ * strict rounds hold SUM set on riscv64 for their whole run, so the
+ * probes leave it alone.
+ */
+static void
+sum_hold(bool on)
+{
+#if defined(__riscv)
+	if (on)
+		__asm__ __volatile__("csrs sstatus, %0" ::"r"(1ul << 18)
+		    : "memory");
+	else
+		__asm__ __volatile__("csrc sstatus, %0" ::"r"(1ul << 18)
+		    : "memory");
+#else
+	(void)on;
+#endif
+}
+
 static void
 strict_worker(void *arg)
 {
@@ -1014,6 +1036,7 @@ strict_worker(void *arg)
 	bool kernel = c->mode == STRICT_KERNEL;
 	uint64_t g = 0;
 
+	sum_hold(true);
 	for (unsigned s = 0; s < c->segments && n > 1; s++) {
 		unsigned a = s % n, b = (a + 1 + (s / n) % (n - 1)) % n;
 		if (self != a && self != b) {
@@ -1045,6 +1068,7 @@ strict_worker(void *arg)
 	}
 	if (!kernel)
 		pmap_activate(pmap_kernel());
+	sum_hold(false);
 }
 
 /*

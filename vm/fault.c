@@ -47,11 +47,24 @@
  *      fully populated table for the mapped range would hold
  *      (map.failed_fault_leaves_bounded_nodes checks both).
  *
- * 3. Who calls.  The port's trap handler calls vm_fault_trap(), which
+ * 3. Who calls.  The kernel's trap handler calls vm_fault_trap(), which
  *    first lets the pmap fix a spurious fault (a stale or negatively
  *    cached entry on this hart), then picks the map: the hart's current
  *    user map for user addresses, the kernel map for the kernel window.
- *    Tests and a kernel's copyin/copyout may call vm_fault() directly.
+ *    Tests may call vm_fault() directly.
+ *    User memory is reached from the kernel only through the port's
+ *    user-access routines (vm/copy.h over hal_copyin/out/instr, and the
+ *    test probes), the only code that runs with sstatus.SUM set.  So a
+ *    kernel-mode fault is first placed with hal_copy_fixup(pc): outside
+ *    those routines a fault on a user address is a kernel bug that no
+ *    mapping can cure (with SUM clear the retried access would fault
+ *    again, forever) and is refused at once; inside them a fault that
+ *    vm_fault() cannot resolve (nothing mapped, no permission, no
+ *    memory) is recovered: the routine resumes at its recovery code and
+ *    returns -EFAULT, whatever the address (a user copy never reaches
+ *    kernel addresses, vm/copy.c checks; a probe may).  The recovery
+ *    lookup is here, not in the kernel's trap handler, so that a kernel
+ *    embedding rvmm only has to call vm_fault_trap().
  *
  * 4. Observability: per-cpu counters by kind (vm_fault_stats), written
  *    only by their own cpu (lib/stat.h), cache-line separated.
@@ -396,28 +409,49 @@ out:
 	return err;
 }
 
-int
-vm_fault_trap(vaddr_t va, unsigned access, vaddr_t pc)
+/* va lies in user space (the pmap's user window). */
+static bool
+fault_user_va(vaddr_t va)
 {
+	return pmap_user_range_ok(va & ~(vaddr_t)(PAGE_SIZE - 1), PAGE_SIZE);
+}
+
+int
+vm_fault_trap(vaddr_t va, unsigned access, vaddr_t *pc)
+{
+	struct fault_cpu *fc = &fault_cpus[hal_cpu_id()];
 	vm_map_t map = NULL, k = vm_map_kernel();
+	bool user_va = fault_user_va(va);
+	vaddr_t fixup = 0;
 	hal_intr_t s;
 	int err;
 
-	(void)pc;
+	if (!(access & HAL_FAULT_USER)) {
+		fixup = hal_copy_fixup(*pc);
+		if (fixup == 0 && user_va) {
+			/* Section 3: SUM is clear here, nothing can help. */
+			stat_inc(&fc->st.eperm);
+			return -EPERM;
+		}
+	}
 	s = hal_intr_disable();
 	err = pmap_fault_fixup(va, access);
 	hal_intr_restore(s);
 	if (err == 0) {
-		stat_inc(&fault_cpus[hal_cpu_id()].st.spurious);
+		stat_inc(&fc->st.spurious);
 		return 0;
 	}
-	if (va >= pmap_user_min() && va < pmap_user_max())
+	if (user_va)
 		map = vm_map_current();
 	else if (k != NULL && va >= k->m_min && va < k->m_max)
 		map = k;
-	if (map == NULL)
-		return -EFAULT;
-	return vm_fault(map, va, access);
+	err = map == NULL ? -EFAULT : vm_fault(map, va, access);
+	if (err != 0 && fixup != 0) {
+		*pc = fixup;
+		stat_inc(&fc->st.recovered);
+		return 0;
+	}
+	return err;
 }
 
 /* ------------------------------------------------------------------ */

@@ -6,8 +6,8 @@
  * the access against the entry's protection, finds or makes the page
  * (zero-fill, copy-on-write copy or reuse, an object's page, a pager's
  * page-in, a physical page) and installs the translation with
- * pmap_enter().  vm_fault_trap() is the hook the port calls from its trap
- * handler (hal_fault_set_handler); vm_map_init() registers it.
+ * pmap_enter().  vm_fault_trap() is the entry the kernel's trap handler
+ * calls for every page fault.
  *
  * Contexts: thread context or the trap handler of a synchronous page
  * fault, interrupts on or off, on every hart at once.  Not from an
@@ -50,12 +50,28 @@
 int vm_fault(vm_map_t map, vaddr_t va, unsigned access);
 
 /*
- * vm_fault_trap: the port's fault hook.  First asks pmap_fault_fixup()
- * (a stale TLB entry on this hart: flush and retry), then resolves user
- * addresses in the hart's current map (vm_map_activate) and kernel
- * addresses in the kernel map.
+ * vm_fault_trap: the page-fault entry.  The kernel's trap handler calls it
+ * for every load, store or instruction page fault, from user or kernel
+ * mode: va is stval, access the HAL_FAULT_* bits (HAL_FAULT_USER when the
+ * trap came from user mode), *pc the faulting pc (sepc).
+ *   1. a kernel-mode fault on a user address outside the user-access
+ *	routines (hal_copy_fixup(*pc) == 0) is a kernel bug: with
+ *	sstatus.SUM clear it could never succeed, so it is not resolved
+ *	(-EPERM);
+ *   2. pmap_fault_fixup() (a stale TLB entry on this hart: flush, retry);
+ *   3. vm_fault() in the hart's current map (vm_map_activate) for user
+ *	addresses, in the kernel map for the kernel window;
+ *   4. not resolved, kernel mode, *pc inside a user-access routine: *pc
+ *	becomes the routine's recovery code (which returns -EFAULT).
+ * => 0: resume at *pc (resolved: the same pc; recovered: the recovery
+ *    code); a negative errno: not resolved (*pc unchanged), the kernel
+ *    applies its policy (kill the user process; panic for a kernel
+ *    access): -EPERM as in 1, else vm_fault()'s error (-EFAULT, -EACCES,
+ *    -ENOMEM).
+ * pre: the trap handler of a synchronous page fault on the faulting hart
+ *      (or a port's software MMU on its behalf), interrupts on or off.
  */
-int vm_fault_trap(vaddr_t va, unsigned access, vaddr_t pc);
+int vm_fault_trap(vaddr_t va, unsigned access, vaddr_t *pc);
 
 /*
  * Fault statistics, per cpu (each written by its own cpu).  The "kind"
@@ -80,6 +96,10 @@ struct vm_fault_stats {
 	uint64_t restarts;	/* faults that dropped their locks to page
 				   in or wait for a busy object page, and
 				   started over (fault.c section 5) */
+	uint64_t recovered;	/* vm_fault_trap: sent to a user-access
+				   routine's recovery code */
+	uint64_t eperm;		/* vm_fault_trap: kernel access to user
+				   space outside those routines */
 };
 
 void vm_fault_cpu_stats(unsigned cpu, struct vm_fault_stats *out);

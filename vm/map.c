@@ -668,7 +668,6 @@ vm_map_init(void)
 			    VM_MAPF_WXORX, false);
 		}
 	}
-	hal_fault_set_handler(vm_fault_trap);
 	ck_pr_store_8((uint8_t *)&map_ready, 1);
 }
 

@@ -104,8 +104,9 @@ typedef struct vm_object *vm_object_t;
 				   reader protocol (benchmarks) */
 
 /*
- * vm_map_init: creates the zones of the map layer, the kernel map, and
- * registers the page-fault hook (vm_fault_trap, vm/fault.h) with the port.
+ * vm_map_init: creates the zones of the map layer and the kernel map.
+ * (Page faults reach the VM through vm_fault_trap, vm/fault.h, which the
+ * kernel's trap handler calls.)
  * pre: boot cpu, once, after page_init(), zone_init(), kmalloc_init() and
  *      pmap_bootstrap().  (Idempotent; it calls zone_init() itself.)
  */

@@ -31,6 +31,8 @@
  *    (pmap_set_user_window(): [0, 2 GiB) below the arena, or the default);
  *    with the low window the simulated device page (0x10000000) is
  *    reached at its alias, pmap_mmio_va().
+ *    Its page faults go to vm_fault_trap(), as the riscv64 trap handler's
+ *    do; it also holds the user copies (hal_copyin/out/instr).
  *
  * 4. Power.  hal_poweroff() flushes and _exit()s with the code; other
  *    threads die with the process.
@@ -78,7 +80,6 @@ HAL_HOST_TLS volatile sig_atomic_t hal_host_ipi_waiting;
 #define host_self ((struct host_cpu *)hal_host_self)
 #define host_intr_on hal_host_intr_on
 static hal_ipi_handler_t host_ipi_handler;
-static hal_fault_handler_t host_fault_handler;
 static char host_bootargs[1024];
 static struct timespec host_t0;
 
@@ -193,18 +194,6 @@ hal_ipi_send(const hal_cpuset_t *set)
 			pthread_kill(c->thread, SIGUSR1);
 		}
 	}
-}
-
-void
-hal_fault_set_handler(hal_fault_handler_t fn)
-{
-	ck_pr_store_ptr(&host_fault_handler, (void *)fn);
-}
-
-hal_fault_handler_t
-hal_host_fault_handler(void)
-{
-	return ck_pr_load_ptr(&host_fault_handler);
 }
 
 uint64_t

@@ -7,6 +7,5 @@
 
 #include "hal/hal.h"
 
-hal_fault_handler_t hal_host_fault_handler(void);
 
 #endif

@@ -17,9 +17,10 @@
  *    test.  Invalid entries are never cached (no negative caching).
  *    Replacement is round-robin.
  *
- * 2. Checks.  As the privileged spec says for S-mode with SUM=1 and
- *    MXR=0: loads need R, stores W, fetches X and not U; A must be set
- *    and D for stores (Svade: no hardware A/D update), else a page fault.
+ * 2. Checks.  As the privileged spec says for S-mode with MXR=0: loads
+ *    need R, stores W, fetches X and not U; a load or store to a U page
+ *    needs the hart's SUM bit; A must be set and D for stores (Svade: no
+ *    hardware A/D update), else a page fault.
  *    A malformed entry (W without R, reserved bits, PBMT without Svpbmt, a
  *    misaligned superpage, A/D/U on a non-leaf, a non-leaf at level 0) or
  *    a table outside RAM is a pmap bug and panics here, loudly.
@@ -31,6 +32,21 @@
  *    fence would be taken between two instructions).  Data accesses are
  *    ck_pr_load_64/ck_pr_store_64 on the arena, so ThreadSanitizer sees
  *    them as synchronised with the tests' own atomic cookie stores.
+ *
+ * 3a. Faults and user access (issue 12).  Each hart has a simulated
+ *    sstatus.SUM, clear except inside the user-access routines: the
+ *    probes (which put it back as they found it) and hal_copyin,
+ *    hal_copyout, hal_copyinstr (which move the bytes of one page per
+ *    translation, under the TLB lock, and clear it at the end).  An access
+ *    carries a simulated pc: UACCESS_PC for those routines, anything else
+ *    (the address of host_mmu_kernel_access) for a plain kernel access.
+ *    A page fault goes to vm_fault_trap(va, access, &pc), exactly as the
+ *    riscv64 trap handler does: 0 with pc unchanged retries (as often as
+ *    it takes: another hart may unmap the page again meanwhile), 0 with
+ *    pc moved to UACCESS_FIXUP is the routine's recovery (a failed copy:
+ *    HAL_COPY_FAULT; a failed probe: -EFAULT), an error is a fault nobody
+ *    resolves.  hal_copy_fixup() knows the one pair.  An access fault (no memory behind a valid translation) is no
+ *    page fault: the routines fail at once.
  *
  * 4. The simulated machine facts of hal.h: the kernel image
  *    (HOST_KIMAGE_*, reserved by hal_host.c), one device page at
@@ -49,6 +65,7 @@
 #include "lib/assert.h"
 #include "lib/bootargs.h"
 #include "lib/stat.h"
+#include "vm/fault.h"
 
 struct tlb_ent {
 	uint64_t tag;		/* va >> (12 + 9 * level) */
@@ -63,6 +80,7 @@ struct mmu_hart {
 	uint64_t satp;			/* (L) */
 	struct tlb_ent tlb[HOST_MMU_TLB_ENTRIES];
 	unsigned next;			/* round-robin victim */
+	bool sum;			/* (L) simulated sstatus.SUM */
 	struct host_mmu_stats st;	/* stat_inc by the owner or under lock */
 } HAL_CACHE_ALIGNED;
 
@@ -320,7 +338,10 @@ lookup_locked(struct mmu_hart *h, vaddr_t va, pte_t *leaf, unsigned *level)
 	}
 }
 
-/* Translates va for `access`: 0 and *out, or -EFAULT.  pre: as above. */
+/*
+ * Translates va for `access`: 0 and *out, -EFAULT (a page fault) or
+ * -ENXIO (an access fault).  pre: as above.
+ */
 static int
 translate_locked(struct mmu_hart *h, vaddr_t va, unsigned access,
     uint64_t **out)
@@ -345,18 +366,20 @@ translate_locked(struct mmu_hart *h, vaddr_t va, unsigned access,
 			goto fault;
 		if ((access & HAL_FAULT_EXEC) && (!(v & PTE_X) || (v & PTE_U)))
 			goto fault;
+		if ((v & PTE_U) && !(access & HAL_FAULT_EXEC) && !h->sum)
+			goto fault;	/* S-mode, SUM clear */
 		pa = pte_pa(v) + (va & (sv39_level_size(l) - 1));
 	}
 	*out = phys_ptr(pa);
 	if (*out == NULL)
-		return -EFAULT;		/* an access fault */
+		return -ENXIO;		/* an access fault */
 	return 0;
 fault:
 	stat_inc(&h->st.faults);
 	return -EFAULT;
 }
 
-/* One access; -EFAULT after asking the fault handler (retried once). */
+/* One aligned 8-byte access (0, -EFAULT or -ENXIO as translate_locked). */
 static int
 access_once(vaddr_t va, unsigned access, uint64_t *val)
 {
@@ -378,17 +401,59 @@ access_once(vaddr_t va, unsigned access, uint64_t *val)
 	return err;
 }
 
-static int
-mmu_access(vaddr_t va, unsigned access, uint64_t *val)
-{
-	int err = access_once(va, access, val);
+/* Section 3a: the simulated pc of the user-access routines, and its fixup. */
+static const char uaccess_text[2];
+#define UACCESS_PC ((vaddr_t)&uaccess_text[0])
+#define UACCESS_FIXUP ((vaddr_t)&uaccess_text[1])
 
-	if (err != 0) {
-		hal_fault_handler_t fn = hal_host_fault_handler();
-		if (fn != NULL && fn(va, access, 0) == 0)
-			err = access_once(va, access, val);
-	}
-	return err;
+vaddr_t
+hal_copy_fixup(vaddr_t pc)
+{
+	return pc == UACCESS_PC ? UACCESS_FIXUP : 0;
+}
+
+/*
+ * The trap an access at pc took (err from translate_locked): 0 to retry,
+ * -EFAULT when the routine at pc recovers, else the fault nobody resolves
+ * (vm_fault_trap's error, or -ENXIO for an access fault outside the
+ * routines).
+ */
+static int
+mmu_trap(vaddr_t va, unsigned access, vaddr_t pc, int err)
+{
+	vaddr_t p = pc;
+
+	if (err == -ENXIO)
+		return hal_copy_fixup(pc) != 0 ? -EFAULT : -ENXIO;
+	err = vm_fault_trap(va, access, &p);
+	if (err != 0)
+		return err;
+	return p == pc ? 0 : -EFAULT;
+}
+
+/* Sets the hart's SUM bit; returns the previous value. */
+static bool
+sum_set(bool on)
+{
+	struct mmu_hart *h = self();
+	bool was = h->sum;
+
+	h->sum = on;
+	return was;
+}
+
+/* A probe: one access with SUM set, faults resolved or recovered. */
+static int
+probe_access(vaddr_t va, unsigned access, uint64_t *val)
+{
+	bool was = sum_set(true);
+	int err;
+
+	while ((err = access_once(va, access, val)) != 0 &&
+	    (err = mmu_trap(va, access, UACCESS_PC, err)) == 0)
+		;
+	(void)sum_set(was);
+	return err == 0 ? 0 : -EFAULT;
 }
 
 int
@@ -396,7 +461,7 @@ hal_probe_read64(vaddr_t va, uint64_t *out)
 {
 	if (va & 7)
 		return -EINVAL;
-	return mmu_access(va, HAL_FAULT_READ, out);
+	return probe_access(va, HAL_FAULT_READ, out);
 }
 
 int
@@ -404,7 +469,7 @@ hal_probe_write64(vaddr_t va, uint64_t value)
 {
 	if (va & 7)
 		return -EINVAL;
-	return mmu_access(va, HAL_FAULT_WRITE, &value);
+	return probe_access(va, HAL_FAULT_WRITE, &value);
 }
 
 int
@@ -415,24 +480,149 @@ hal_probe_exec(vaddr_t va)
 	if (va & 1)
 		return -EINVAL;
 	/* A fetch that translates "runs" the ret: nothing else to do. */
-	return mmu_access(va & ~(vaddr_t)7, HAL_FAULT_EXEC, &unused);
+	return probe_access(va & ~(vaddr_t)7, HAL_FAULT_EXEC, &unused);
+}
+
+/* ---- user copies (hal.h; section 3a) ---- */
+
+enum move_how { MOVE_IN, MOVE_OUT, MOVE_STR };
+
+/*
+ * Moves the n bytes at va (inside one page) to or from k under one
+ * translation: words where both sides are aligned, else bytes; MOVE_STR
+ * stops after a NUL (*nul set, *n the bytes moved).  Returns 0 or
+ * translate_locked's error (nothing moved).
+ */
+static int
+move_once(vaddr_t va, char *k, size_t *n, enum move_how how, bool *nul)
+{
+	struct mmu_hart *h = self();
+	unsigned access = how == MOVE_OUT ? HAL_FAULT_WRITE : HAL_FAULT_READ;
+	uint64_t *p;
+	hal_intr_t s = hal_intr_disable();
+	int err;
+
+	ck_spinlock_lock(&h->lock);
+	err = translate_locked(h, va, access, &p);
+	if (err == 0) {
+		uint8_t *u = (uint8_t *)p;
+		size_t i = 0;
+
+		if (how != MOVE_STR && (((uintptr_t)u ^ (uintptr_t)k) & 7) == 0) {
+			for (; i < *n && ((uintptr_t)(u + i) & 7); i++) {
+				if (how == MOVE_IN)
+					k[i] = (char)ck_pr_load_8(u + i);
+				else
+					ck_pr_store_8(u + i, (uint8_t)k[i]);
+			}
+			for (; i + 8 <= *n; i += 8) {
+				uint64_t *w = (uint64_t *)(u + i);
+				if (how == MOVE_IN)
+					*(uint64_t *)(k + i) = ck_pr_load_64(w);
+				else
+					ck_pr_store_64(w, *(uint64_t *)(k + i));
+			}
+		}
+		for (; i < *n; i++) {
+			if (how == MOVE_OUT) {
+				ck_pr_store_8(u + i, (uint8_t)k[i]);
+				continue;
+			}
+			k[i] = (char)ck_pr_load_8(u + i);
+			if (how == MOVE_STR && k[i] == '\0') {
+				*nul = true;
+				*n = i + 1;
+				break;
+			}
+		}
+	}
+	ck_spinlock_unlock(&h->lock);
+	hal_intr_restore(s);
+	return err;
+}
+
+static int
+host_ucopy(vaddr_t va, char *k, size_t len, enum move_how how)
+{
+	unsigned access = how == MOVE_OUT ? HAL_FAULT_WRITE : HAL_FAULT_READ;
+	bool nul = false;
+	int err = 0;
+
+	(void)sum_set(true);
+	while (len > 0) {
+		size_t n = HAL_PAGE_SIZE - (va & (HAL_PAGE_SIZE - 1));
+
+		if (n > len)
+			n = len;
+		err = move_once(va, k, &n, how, &nul);
+		if (err != 0) {
+			err = mmu_trap(va, access, UACCESS_PC, err);
+			if (err != 0)
+				break;
+			continue;
+		}
+		if (nul)
+			break;
+		va += n;
+		k += n;
+		len -= n;
+	}
+	(void)sum_set(false);
+	if (err != 0)
+		return HAL_COPY_FAULT;
+	return how == MOVE_STR && !nul ? HAL_COPY_NONUL : 0;
+}
+
+int
+hal_copyin(void *dst, vaddr_t usrc, size_t len)
+{
+	return host_ucopy(usrc, dst, len, MOVE_IN);
+}
+
+int
+hal_copyout(vaddr_t udst, const void *src, size_t len)
+{
+	return host_ucopy(udst, (char *)(uintptr_t)src, len, MOVE_OUT);
+}
+
+int
+hal_copyinstr(char *dst, vaddr_t usrc, size_t max)
+{
+	return host_ucopy(usrc, dst, max, MOVE_STR);
+}
+
+/* ---- plain kernel accesses (section 3a) ---- */
+
+int
+host_mmu_kernel_access(vaddr_t va, unsigned access, uint64_t *val)
+{
+	vaddr_t pc = (vaddr_t)host_mmu_kernel_access;
+	int err;
+
+	while ((err = access_once(va & ~(vaddr_t)7, access, val)) != 0 &&
+	    (err = mmu_trap(va, access, pc, err)) == 0)
+		;
+	return err;
 }
 
 uint64_t
 host_mmu_access_or_panic(vaddr_t va, unsigned access, uint64_t value)
 {
 	uint64_t v = value;
+	int err = host_mmu_kernel_access(va, access, &v);
 
-	if (mmu_access(va & ~(vaddr_t)7, access, &v) == 0)
+	if (err == 0)
 		return (access & HAL_FAULT_READ) ? v : 0;
 	const char *what = (access & HAL_FAULT_EXEC) ? "instruction page fault" :
 	    (access & HAL_FAULT_WRITE) ? "store page fault" : "load page fault";
 	unsigned long cause = (access & HAL_FAULT_EXEC) ? 12 :
 	    (access & HAL_FAULT_WRITE) ? 15 : 13;
 	panic("unexpected trap: %s (scause %#lx) at sepc %#lx, stval %#lx, "
-	    "from S mode (host software MMU)", what, cause,
+	    "from S mode%s (host software MMU)", what, cause,
 	    (access & HAL_FAULT_EXEC) ? (unsigned long)va : 0ul,
-	    (unsigned long)va);
+	    (unsigned long)va, err == -EPERM ? ": kernel access to user "
+	    "memory outside the user-copy routines (sstatus.SUM is clear)" :
+	    "");
 }
 
 void

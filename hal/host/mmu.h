@@ -36,11 +36,21 @@ void host_mmu_stats(unsigned cpu, struct host_mmu_stats *out);
 void host_mmu_init(void);
 
 /*
- * host_mmu_access_or_panic: one access (HAL_FAULT_READ, _WRITE or _EXEC)
- * through the calling hart's MMU that behaves like a real one on riscv64:
- * a fault goes to the registered fault handler and, unresolved, panics
- * with the message rv_trap() prints ("unexpected trap: store page fault
- * ...").  Returns the value read (0 for writes and fetches).
+ * host_mmu_kernel_access: one plain kernel access (HAL_FAULT_READ, _WRITE
+ * or _EXEC; 8-byte aligned) through the calling hart's MMU, outside the
+ * user-access routines (SUM as the hart has it: clear), as a load or
+ * store instruction of kernel code would make it: a page fault goes to
+ * vm_fault_trap and is retried while it resolves it.  Returns 0 (*val
+ * read or written), vm_fault_trap's error (-EPERM: a user page, SUM
+ * clear) or -ENXIO (an access fault).
+ */
+int host_mmu_kernel_access(vaddr_t va, unsigned access, uint64_t *val);
+
+/*
+ * host_mmu_access_or_panic: host_mmu_kernel_access, and a fault it does
+ * not resolve panics with the message rv_trap() prints ("unexpected trap:
+ * store page fault ...").  Returns the value read (0 for writes and
+ * fetches).
  */
 uint64_t host_mmu_access_or_panic(vaddr_t va, unsigned access,
     uint64_t value);

@@ -42,13 +42,16 @@
  *    whether Svpbmt exists (the ISA string).  Bootarg uwin=low puts user
  *    space at [0, 2 GiB) (pmap.h section 1); the finisher, below 2 GiB,
  *    then sits at its alias pmap_mmio_va(), which hal_poweroff uses once
- *    satp is not Bare.  sstatus.SUM stays set on
- *    every hart: rvmm runs no user code, so S-mode may touch user pages
- *    (the probes do, like copyin/copyout) without toggling SUM around each
- *    access, which QEMU answers with a flush of the whole TLB; that would
- *    cost a flush per access and hide every stale user translation from
- *    the shootdown tests.  A kernel that runs untrusted user code would
- *    clear SUM outside its user-copy routines.
+ *    satp is not Bare.  sstatus.SUM is cleared on
+ *    every hart here and stays clear: the kernel reaches user pages only
+ *    through the user-access routines (usercopy.S: copyin, copyout,
+ *    copyinstr; probe.S: the test probes), which set it around their
+ *    accesses.  A stray kernel access to a user page then faults and
+ *    panics (vm_fault_trap refuses it) instead of touching whatever the
+ *    current process mapped there.  (QEMU flushes its whole TLB when SUM
+ *    changes, so a probe of a user page costs a flush there; the tests
+ *    that must see stale translations hold SUM set across their probes,
+ *    which then leave it as they found it.)
  */
 #include <string.h>
 
@@ -94,7 +97,6 @@ static uint64_t rv_time_base;
 static uint64_t rv_timebase_freq;
 
 hal_ipi_handler_t rv_ipi_handler;
-hal_fault_handler_t rv_fault_handler;
 
 unsigned
 hal_ncpus(void)
@@ -155,12 +157,6 @@ hal_ipi_send(const hal_cpuset_t *set)
 	}
 	if (base != ~0ul)
 		(void)sbi_send_ipi(mask, base);
-}
-
-void
-hal_fault_set_handler(hal_fault_handler_t fn)
-{
-	ck_pr_store_ptr(&rv_fault_handler, (void *)fn);
 }
 
 uint64_t
@@ -314,7 +310,7 @@ rv_cpu_setup(struct rv_cpu *c)
 	csr_write(sscratch, 0);
 	csr_clear(sstatus, SSTATUS_FS_MASK);
 	csr_set(sstatus, SSTATUS_FS_INITIAL);
-	csr_set(sstatus, SSTATUS_SUM);	/* see section 6 */
+	csr_clear(sstatus, SSTATUS_SUM);	/* see section 6 */
 	csr_write(sie, SIE_SSIE);
 	csr_clear(sip, SIP_SSIP);
 	ck_pr_store_uint(&c->started, 1);

@@ -48,10 +48,8 @@ void rv_secondary_entry(void);
 void rv_dump_frame(const struct rv_trapframe *tf);
 void rv_backtrace(unsigned long fp, unsigned long pc);
 extern hal_ipi_handler_t rv_ipi_handler;
-extern hal_fault_handler_t rv_fault_handler;
 
-/* probe.S: faulting instructions and their fixups (see trap.c). */
-extern char rv_probe_ld[], rv_probe_sd[], rv_probe_fixup[];
+/* probe.S: the exec probe's fixup (see trap.c), a `ret` in the text. */
 extern char rv_probe_exec_fixup[], rv_ret_insn[];
 #endif
 

@@ -4,7 +4,15 @@
  * A trap from S-mode is taken on the current kernel stack: push a struct
  * rv_trapframe, call rv_trap(frame), restore, sret.  sepc and sstatus are
  * restored from the frame, so the C handler may change them (skip an
- * instruction, return elsewhere).
+ * instruction, return elsewhere).  sstatus.SUM (user memory access) is
+ * saved and restored with the rest of sstatus: a trap taken inside a
+ * user-access routine (usercopy.S, probe.S), which runs with SUM set,
+ * resumes the routine with SUM set (or at its recovery code, which
+ * clears it), and a trap taken anywhere else returns with SUM clear.
+ * The handler runs with the interrupted SUM; it is not cleared here
+ * because QEMU flushes the hart's whole TLB on every change of SUM (the
+ * shootdown tests could no longer see a stale translation across an
+ * interrupt), and the handlers touch no user memory.
  *
  * User mode (issue 6).  sscratch is 0 while the hart runs the kernel and
  * holds the kernel's user-context block (struct rv_uctx, below) while it

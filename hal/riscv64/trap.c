@@ -4,12 +4,17 @@
  *	supervisor software interrupt	-> IPI handler (SSIP cleared first,
  *					   so an IPI raised meanwhile is
  *					   taken again, never lost)
- *	load/store/instruction page fault -> the VM's fault handler; an
- *					   unresolved fault panics, unless
- *					   it hit a probe (hal_probe_*):
- *					   then the probe returns -EFAULT
- *	load/store/instruction access	-> a probe's fixup, else panic
- *	fault
+ *	load/store/instruction page fault -> vm_fault_trap(): resolved
+ *					   (retry), or recovered inside a
+ *					   user-access routine (copyin,
+ *					   copyout, the probes: they return
+ *					   -EFAULT); else an instruction
+ *					   fault of hal_probe_exec() returns
+ *					   -EFAULT; else panic
+ *	load/store access fault		-> a user-access routine's fixup
+ *					   (hal_copy_fixup), else panic
+ *	instruction access fault	-> hal_probe_exec()'s fixup, else
+ *					   panic
  *	anything else			-> panic with scause, stval, sepc
  *					   and the register file
  */
@@ -20,6 +25,7 @@
 #include "hal/riscv64/rv.h"
 #include "lib/assert.h"
 #include "lib/kprintf.h"
+#include "vm/fault.h"
 
 static const char *const exc_names[] = {
 	[EXC_INST_MISALIGNED] = "instruction address misaligned",
@@ -97,21 +103,23 @@ rv_trap_panic(struct rv_trapframe *tf, const char *what)
 }
 
 /*
- * A fault taken by a probe's access (probe.S) resumes at its fixup with
- * -EFAULT in a0.  Returns true if it was one.
+ * The test kernel's policy for what vm_fault_trap() left unresolved: an
+ * access fault (no page fault: PMP, no memory there) inside a user-access
+ * routine resumes at its fixup, as a page fault would have; a fetch fault
+ * of hal_probe_exec() resumes at its fixup with -EFAULT.  Returns true if
+ * it was one.
  */
 static bool
 rv_probe_recover(struct rv_trapframe *tf, unsigned long cause)
 {
 	struct rv_cpu *c = (struct rv_cpu *)hal_cpu();
+	vaddr_t fixup;
 
-	if (cause == EXC_LOAD_PAGE_FAULT || cause == EXC_LOAD_ACCESS ||
-	    cause == EXC_STORE_PAGE_FAULT || cause == EXC_STORE_ACCESS) {
-		if (tf->sepc != (unsigned long)rv_probe_ld &&
-		    tf->sepc != (unsigned long)rv_probe_sd)
+	if (cause == EXC_LOAD_ACCESS || cause == EXC_STORE_ACCESS) {
+		fixup = hal_copy_fixup(tf->sepc);
+		if (fixup == 0)
 			return false;
-		tf->sepc = (unsigned long)rv_probe_fixup;
-		tf->x[10] = (unsigned long)-EFAULT;
+		tf->sepc = fixup;
 		return true;
 	}
 	if (cause == EXC_INST_PAGE_FAULT || cause == EXC_INST_ACCESS) {
@@ -121,6 +129,23 @@ rv_probe_recover(struct rv_trapframe *tf, unsigned long cause)
 		return true;
 	}
 	return false;
+}
+
+/* A page fault: vm_fault_trap(), then 0 (resume at tf->sepc) or its error. */
+static int
+rv_page_fault(struct rv_trapframe *tf, unsigned long cause, bool user)
+{
+	unsigned access = cause == EXC_INST_PAGE_FAULT ? HAL_FAULT_EXEC :
+	    cause == EXC_LOAD_PAGE_FAULT ? HAL_FAULT_READ : HAL_FAULT_WRITE;
+	vaddr_t pc = tf->sepc;
+	int err;
+
+	if (user)
+		access |= HAL_FAULT_USER;
+	err = vm_fault_trap(tf->stval, access, &pc);
+	if (err == 0)
+		tf->sepc = pc;
+	return err;
 }
 
 /* ------------------------------------------------------------------ */
@@ -159,12 +184,7 @@ rv_trap_user(struct rv_trapframe *tf, unsigned long cause)
 
 	if (cause == EXC_INST_PAGE_FAULT || cause == EXC_LOAD_PAGE_FAULT ||
 	    cause == EXC_STORE_PAGE_FAULT) {
-		unsigned access = HAL_FAULT_USER |
-		    (cause == EXC_INST_PAGE_FAULT ? HAL_FAULT_EXEC :
-		    cause == EXC_LOAD_PAGE_FAULT ? HAL_FAULT_READ :
-		    HAL_FAULT_WRITE);
-		if (rv_fault_handler != NULL &&
-		    rv_fault_handler(tf->stval, access, tf->sepc) == 0)
+		if (rv_page_fault(tf, cause, true) == 0)
 			return;
 		value = -EFAULT;
 	} else if (cause == EXC_ECALL_U) {
@@ -206,19 +226,22 @@ rv_trap(struct rv_trapframe *tf)
 
 	const char *name = cause < sizeof(exc_names) / sizeof(exc_names[0]) &&
 	    exc_names[cause] != NULL ? exc_names[cause] : "unknown exception";
+	int err = 0;
 
 	if (cause == EXC_INST_PAGE_FAULT || cause == EXC_LOAD_PAGE_FAULT ||
 	    cause == EXC_STORE_PAGE_FAULT) {
-		unsigned access = cause == EXC_INST_PAGE_FAULT ? HAL_FAULT_EXEC :
-		    cause == EXC_LOAD_PAGE_FAULT ? HAL_FAULT_READ :
-		    HAL_FAULT_WRITE;
-		if (!(tf->sstatus & SSTATUS_SPP))
-			access |= HAL_FAULT_USER;
-		if (rv_fault_handler != NULL &&
-		    rv_fault_handler(tf->stval, access, tf->sepc) == 0)
+		err = rv_page_fault(tf, cause, false);
+		if (err == 0)
 			return;
 	}
 	if (rv_probe_recover(tf, cause))
 		return;
+	if (err == -EPERM) {
+		rv_dump_frame(tf);
+		panic("unexpected trap: %s (scause %#lx) at sepc %#lx, stval "
+		    "%#lx, from S mode: kernel access to user memory outside "
+		    "the user-copy routines (sstatus.SUM is clear)", name,
+		    tf->scause, tf->sepc, tf->stval);
+	}
 	rv_trap_panic(tf, name);
 }

@@ -31,8 +31,8 @@
  *    lower tables; every change of a kernel root slot (a new table, a
  *    1 GiB leaf split or replaced) is copied into every pmap under
  *    pmap_list_lock.  User mappings are U and never G; S-mode reaches
- *    them with sstatus.SUM (the probes, copyin/copyout) and never
- *    executes them.
+ *    them only with sstatus.SUM set, inside the port's user-access
+ *    routines (copyin/copyout, the probes), and never executes them.
  *
  * 3. A and D.  rvmm does not rely on the hardware to set A/D, nor does it
  *    take A/D faults: pmap_enter sets A on every leaf and D on writable
