@@ -18,7 +18,11 @@
  *			of vm_map_copy alone.
  *
  * Counters for fault.zero: zero_fill (faults of that kind, all harts),
- * other (faults of any other kind: must be 0), faults_per_hart.
+ * other (faults of any other kind: must be 0), faults_per_hart.  With
+ * more than one hart every benchmark here also reports solo_ops_per_s,
+ * cpu 0 alone in the same boot ("Solo phases" in bench.c): fault.zero
+ * the median of solo rounds interleaved with the others, mmap.cycle and
+ * fork.1000 one solo phase right before the phase with every hart.
  */
 #include <string.h>
 
@@ -70,11 +74,16 @@ activate_worker(void *arg)
 struct fz_acc {
 	uint64_t ns[16];	/* per measured round */
 	uint64_t ops, other, shoot, flush, ipis, refills;
+	uint64_t solo_rate[16];	/* per measured solo round: cpu 0's ops/s */
 };
 
-/* One round on map m: map the regions, fault them in, unmap. */
+/*
+ * One round on map m: map the regions, fault them in, unmap.  A solo
+ * round (bench_solo on) maps every region the same way but only cpu 0
+ * faults, and records cpu 0's rate alone.
+ */
 static void
-fault_zero_round(vm_map_t m, struct fz_acc *acc, unsigned r)
+fault_zero_round(vm_map_t m, struct fz_acc *acc, unsigned r, bool solo)
 {
 	unsigned n = hal_ncpus();
 	struct vm_fault_stats a, b;
@@ -95,7 +104,11 @@ fault_zero_round(vm_map_t m, struct fz_acc *acc, unsigned r)
 	pmap_stats(&pb);
 	page_stats(&gb);
 	/* Round 0 warms the page caches, zones and page tables. */
-	if (r > 0) {
+	if (solo) {
+		if (r > 0)
+			acc->solo_rate[r - 1] = bench_ops_per_s(b.zero_fill -
+			    a.zero_fill, t);
+	} else if (r > 0) {
 		acc->ns[r - 1] = t;
 		acc->shoot += pb.sum.shootdowns - pa.sum.shootdowns;
 		acc->flush += pb.sum.local_flushes - pa.sum.local_flushes;
@@ -111,6 +124,18 @@ fault_zero_round(vm_map_t m, struct fz_acc *acc, unsigned r)
 	smp_run(activate_worker, NULL);
 }
 
+/* Sorts v[0..n) in place (n <= 16). */
+static void
+sort_u64(uint64_t *v, unsigned n)
+{
+	for (unsigned i = 1; i < n; i++)
+		for (unsigned k = i; k > 0 && v[k - 1] > v[k]; k--) {
+			uint64_t t = v[k];
+			v[k] = v[k - 1];
+			v[k - 1] = t;
+		}
+}
+
 static void
 fault_zero_report(const char *impl, struct fz_acc *acc, unsigned rounds)
 {
@@ -119,12 +144,8 @@ fault_zero_report(const char *impl, struct fz_acc *acc, unsigned rounds)
 	char ctr[360];
 
 	/* The median round: a vCPU the host descheduled inflates one. */
-	for (unsigned i = 1; i < rounds; i++)
-		for (unsigned k = i; k > 0 && acc->ns[k - 1] > acc->ns[k]; k--) {
-			uint64_t t = acc->ns[k];
-			acc->ns[k] = acc->ns[k - 1];
-			acc->ns[k - 1] = t;
-		}
+	sort_u64(acc->ns, rounds);
+	sort_u64(acc->solo_rate, rounds);
 	ksnprintf(ctr, sizeof(ctr), "\"rounds\":%u,\"ns_min\":%llu,"
 	    "\"ns_max\":%llu,\"zero_fill\":%llu,\"other\":%llu,"
 	    "\"faults_per_hart\":%llu,\"shootdowns\":%llu,"
@@ -136,8 +157,8 @@ fault_zero_report(const char *impl, struct fz_acc *acc, unsigned rounds)
 	    (unsigned long long)acc->shoot, (unsigned long long)acc->flush,
 	    (unsigned long long)acc->ipis, (unsigned long long)acc->refills,
 	    (unsigned long long)ck_pr_load_64(&bm_errors));
-	bench_report("fault.zero", impl, n, per_round, acc->ns[rounds / 2],
-	    ctr);
+	bench_report_solo("fault.zero", impl, n, per_round,
+	    acc->ns[rounds / 2], n > 1 ? acc->solo_rate[rounds / 2] : 0, ctr);
 }
 
 /*
@@ -169,8 +190,14 @@ KBENCH(fault_zero)
 		return;
 	}
 	for (unsigned r = 0; r <= rounds; r++)
-		for (int k = 0; k < 2; k++)
-			fault_zero_round(m[k], &acc[k], r);
+		for (int k = 0; k < 2; k++) {
+			if (hal_ncpus() > 1) {
+				bench_solo(true);
+				fault_zero_round(m[k], &acc[k], r, true);
+				bench_solo(false);
+			}
+			fault_zero_round(m[k], &acc[k], r, false);
+		}
 	vm_map_destroy(m[0]);
 	vm_map_destroy(m[1]);
 	fault_zero_report("lockless", &acc[0], rounds);
@@ -216,12 +243,14 @@ KBENCH(mmap_cycle)
 				    e & 1 ? VM_PROT_READ : VM_PROT_ALL & ~VM_PROT_WRITE,
 				    VM_MAP_PRIVATE | VM_MAP_ANON, NULL, 0);
 		}
+		uint64_t solo = bench_solo_rate(cycle_worker, NULL, bm_cycles);
 		uint64_t ns = bench_phase(cycle_worker, NULL);
 		for (unsigned c = 0; c < n; c++)
 			vm_map_destroy(bm_maps[c]);
 		ksnprintf(ctr, sizeof(ctr), "\"errors\":%llu",
 		    (unsigned long long)ck_pr_load_64(&bm_errors));
-		bench_report("mmap.cycle", impl[k], n, bm_cycles * n, ns, ctr);
+		bench_report_solo("mmap.cycle", impl[k], n, bm_cycles * n, ns,
+		    solo, ctr);
 	}
 }
 
@@ -286,6 +315,7 @@ KBENCH(fork_1000)
 		}
 	}
 	smp_run(fork_prepare, NULL);
+	uint64_t solo = bench_solo_rate(fork_worker, NULL, bm_forks);
 	uint64_t ns = bench_phase(fork_worker, NULL);
 	for (unsigned c = 0; c < n; c++) {
 		copy += bm_copy_ns[c];
@@ -294,5 +324,6 @@ KBENCH(fork_1000)
 	ksnprintf(ctr, sizeof(ctr), "\"copy_ns\":%llu,\"pages\":1000,"
 	    "\"errors\":%llu", (unsigned long long)(copy / (bm_forks * n)),
 	    (unsigned long long)ck_pr_load_64(&bm_errors));
-	bench_report("fork.1000", "lockless", n, bm_forks * n, ns, ctr);
+	bench_report_solo("fork.1000", "lockless", n, bm_forks * n, ns, solo,
+	    ctr);
 }

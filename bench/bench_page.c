@@ -9,7 +9,9 @@
  * every call to the buddy allocator under its region lock; both run in the
  * same boot.  An operation is one allocation or one free.  Counters:
  * refills and drains per 1000 operations (refills_per_1k, drains_per_1k,
- * both x1000 fixed point, so 1500 means 1.5).
+ * both x1000 fixed point, so 1500 means 1.5), and with more than one hart
+ * solo_ops_per_s: cpu 0 alone in the same boot, right before the phase
+ * with every hart ("Solo phases" in bench.c).
  */
 #include "bench/bench.h"
 #include "lib/kprintf.h"
@@ -61,6 +63,16 @@ run(const char *bench, smp_fn_t worker, uint64_t ops_per_hart)
 		page_ops = ops_per_hart;
 		/* Warm up: fill the caches and the TLB. */
 		bench_phase(worker, NULL);
+		uint64_t solo = 0;
+		if (n > 1) {
+			page_stats(&a);
+			bench_solo(true);
+			uint64_t sns = bench_phase(worker, NULL);
+			bench_solo(false);
+			page_stats(&b);
+			solo = bench_ops_per_s((b.allocs - a.allocs) +
+			    (b.frees - a.frees), sns);
+		}
 		page_stats(&a);
 		uint64_t ns = bench_phase(worker, NULL);
 		page_stats(&b);
@@ -73,7 +85,7 @@ run(const char *bench, smp_fn_t worker, uint64_t ops_per_hart)
 		    (unsigned long long)bench_muldiv(b.spills - a.spills, 1000000, ops),
 		    (unsigned long long)bench_muldiv(b.drains - a.drains, 1000000, ops),
 		    (unsigned long long)fails);
-		bench_report(bench, names[m], n, ops, ns, ctr);
+		bench_report_solo(bench, names[m], n, ops, ns, solo, ctr);
 	}
 	page_set_mode(PAGE_MODE_PERCPU);
 }

@@ -9,7 +9,9 @@
  *				one remove; ns counts the removes only.
  *	asid.switch		every hart switches between 4 pmaps and reads a
  *				page in each: impl "asid" (ASIDs, as booted) and
- *				"noasid" (flush on every switch).
+ *				"noasid" (flush on every switch).  With more
+ *				than one hart, solo_ops_per_s: cpu 0 alone in
+ *				the same boot ("Solo phases" in bench.c).
  *
  * Shootdown impls: "ipi" (cross-call to each target), "rfence" (SBI
  * remote_sfence_vma_asid) and the baseline "flushall" (every hart flushes
@@ -244,6 +246,7 @@ KBENCH(asid_switch)
 		pmap_debug_set_asid_bits(mode == 0 ? st.asid_bits : 0);
 		sw_bad = 0;
 		bench_phase(sw_worker, NULL);		/* warm-up */
+		uint64_t solo = bench_solo_rate(sw_worker, NULL, sw_ops);
 		pmap_stats(&a);
 		uint64_t ns = bench_phase(sw_worker, NULL);
 		pmap_stats(&b);
@@ -256,8 +259,8 @@ KBENCH(asid_switch)
 		    "\"switch_flushes\":%s,\"rollovers\":%llu,\"errors\":%u",
 		    b.asid_bits, SW_PMAPS, lf, sf,
 		    (unsigned long long)d.rollovers, ck_pr_load_uint(&sw_bad));
-		bench_report("asid.switch", mode == 0 ? "asid" : "noasid", n, ops,
-		    ns, ctr);
+		bench_report_solo("asid.switch", mode == 0 ? "asid" : "noasid", n,
+		    ops, ns, solo, ctr);
 	}
 	pmap_debug_set_asid_bits(st.asid_bits);
 	for (unsigned k = 0; k < SW_PMAPS; k++) {

@@ -18,7 +18,7 @@
  * were on: a benchmark kernel built with debug_level 2 cannot always turn
  * them off for kmalloc), rounds (each figure is the best of that many
  * timed phases in a row, bz_measure), solo_ops_per_s (with more than one
- * hart: cpu 0 alone in the same boot, see "Solo phases").
+ * hart: cpu 0 alone in the same boot, see "Solo phases" in bench.c).
  */
 #include <string.h>
 
@@ -71,9 +71,8 @@ bz_report(const char *bench, const char *impl, uint64_t ops, uint64_t ns,
 {
 	char ctr[240];
 	uint64_t trips = after->trips - before->trips;
-	int len;
 
-	len = ksnprintf(ctr, sizeof(ctr), "\"depot_trips_per_1000\":%llu,"
+	ksnprintf(ctr, sizeof(ctr), "\"depot_trips_per_1000\":%llu,"
 	    "\"contention\":%llu,\"slab_contention\":%llu,\"magsize\":%u,"
 	    "\"debug\":%d,\"rounds\":%llu",
 	    (unsigned long long)(ops ? bench_muldiv(trips, 1000, ops) : 0),
@@ -81,29 +80,11 @@ bz_report(const char *bench, const char *impl, uint64_t ops, uint64_t ns,
 	    (unsigned long long)(after->slab_contention -
 	    before->slab_contention), after->magsize, debug ? 1 : 0,
 	    (unsigned long long)bench_arg_u64("rounds", 3));
-	if (solo_rate != 0)
-		ksnprintf(ctr + len, sizeof(ctr) - (size_t)len,
-		    ",\"solo_ops_per_s\":%llu", (unsigned long long)solo_rate);
-	bench_report(bench, impl, hal_ncpus(), ops, ns, ctr);
+	bench_report_solo(bench, impl, hal_ncpus(), ops, ns, solo_rate, ctr);
 }
 
-/*
- * Solo phases.  The 2-hart figure against the 1-hart one compares two
- * boots, and on this 2-core host the speed QEMU gets drifts by as much as
- * a third over minutes.  So with more than one hart the benchmark also
- * times cpu 0 working alone (bz_solo: the others return at once and wait
- * at the closing barrier) in the same boot, right before the phase with
- * every hart, and reports that rate as solo_ops_per_s; ci/bench shows
- * the ratio as "x solo".
- */
-static bool bz_solo;
-static uint64_t bz_ops;			/* per cpu and phase */
-
-static bool
-bz_sitting_out(void)
-{
-	return bz_solo && hal_cpu_id() != 0;
-}
+/* Operations per cpu and phase. */
+static uint64_t bz_ops;
 
 /*
  * bz_measure: the best of `rounds` (bootarg, default 3) timed phases of
@@ -134,8 +115,9 @@ bz_measure(smp_fn_t worker, void (*totals)(struct bz_totals *),
 	return best;
 }
 
-/* bz_solo_rate: cpu 0's ops/s working alone (bz_measure), 0 on one cpu.
-   Each cpu's worker does bz_ops operations. */
+/* bz_solo_rate: cpu 0's ops/s working alone (bench_solo, the best of
+   the same rounds as bz_measure), 0 on one cpu.  Each cpu's worker does
+   bz_ops operations. */
 static uint64_t
 bz_solo_rate(smp_fn_t worker, void (*totals)(struct bz_totals *))
 {
@@ -144,10 +126,10 @@ bz_solo_rate(smp_fn_t worker, void (*totals)(struct bz_totals *))
 
 	if (hal_ncpus() < 2)
 		return 0;
-	bz_solo = true;
+	bench_solo(true);
 	ns = bz_measure(worker, totals, &b, &a);
-	bz_solo = false;
-	return bench_muldiv(bz_ops, 1000000000ull, ns);
+	bench_solo(false);
+	return bench_ops_per_s(bz_ops, ns);
 }
 
 /* ------------------------------------------------------------------ */
@@ -160,8 +142,6 @@ bz_pair_worker(void *arg)
 	zone_t z = bz_zone;
 
 	(void)arg;
-	if (bz_sitting_out())
-		return;
 	for (uint64_t i = 0; i < bz_ops; i++) {
 		void *p = zone_alloc(z, 0);
 		if (__builtin_expect(p == NULL, 0))
@@ -232,10 +212,6 @@ bz_mixed_worker(void *arg)
 	uint64_t ops = 0;
 
 	(void)arg;
-	if (bz_sitting_out()) {
-		c->ops = 0;
-		return;
-	}
 	rng_seed(&r, bz_seed, hal_cpu_id());
 	for (uint64_t i = 0; i < bz_ops; i++) {
 		uint64_t x = rng_next(&r);

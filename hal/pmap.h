@@ -381,4 +381,14 @@ void pmap_debug_set_asid_bits(unsigned bits);
  */
 void pmap_debug_skip_remote(bool on);
 
+/*
+ * pmap_debug_lockless_walks: the lockless walk of pmap_fault_fixup spins
+ * delay_spins times between levels (widening the window in which another
+ * hart may free a table it reaches), and with `unprotected` the freeing
+ * side no longer waits for such walks (hal/sv39/shootdown.c section 7): a
+ * deliberate bug, so a test shows that the protection is needed.  (0,
+ * false) is the normal state.
+ */
+void pmap_debug_lockless_walks(unsigned delay_spins, bool unprotected);
+
 #endif /* RVMM_HAL_PMAP_H */

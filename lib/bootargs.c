@@ -3,6 +3,7 @@
  */
 #include <string.h>
 
+#include "lib/assert.h"
 #include "lib/bootargs.h"
 
 bool
@@ -88,9 +89,11 @@ bootarg_u64(const char *args, const char *key, uint64_t dflt)
 	char buf[32];
 	uint64_t v;
 
-	if (!bootarg_get(args, key, buf, sizeof(buf)) ||
-	    !bootarg_parse_u64(buf, &v))
+	if (!bootarg_get(args, key, buf, sizeof(buf)))
 		return dflt;
+	if (!bootarg_parse_u64(buf, &v))
+		panic("bootarg %s=%s: not a number (decimal or 0x-hex, "
+		    "optional K, M or G)", key, buf);
 	return v;
 }
 

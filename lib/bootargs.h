@@ -18,7 +18,12 @@ bool bootarg_get(const char *args, const char *key, char *buf, size_t size);
 /* Parses a decimal or 0x-hexadecimal value, with optional K/M/G suffix. */
 bool bootarg_parse_u64(const char *s, uint64_t *out);
 
-/* bootarg_get + bootarg_parse_u64; returns dflt when absent or bad. */
+/*
+ * bootarg_get + bootarg_parse_u64: dflt when absent; a value that is
+ * present but not a number panics naming the key (a typo must not run
+ * with the default).  pre: after the port can panic (hal_host.c parses its
+ * own early arguments with bootarg_parse_u64).
+ */
 uint64_t bootarg_u64(const char *args, const char *key, uint64_t dflt);
 
 /* True if `item` is one of the comma-separated entries of `list`. */

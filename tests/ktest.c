@@ -15,6 +15,7 @@
 #include "hal/hal.h"
 #include "lib/bootargs.h"
 #include "lib/kprintf.h"
+#include "vm/vm.h"
 #include "tests/ktest.h"
 
 extern const struct ktest_case __start_ktest_cases[];
@@ -120,6 +121,52 @@ ktest_selected(const struct ktest_case *c, const char *suites,
 	return true;
 }
 
+/*
+ * ktest_names_known: every comma-separated word of `list` names a suite
+ * (is_suite) or a case (of the suites in `within`, if given); prints each
+ * word that does not, with what there is.
+ */
+static bool
+ktest_names_known(const char *list, bool is_suite, const char *within)
+{
+	const char *p = list;
+	bool all = true;
+
+	while (*p != '\0') {
+		const char *e = strchr(p, ',');
+		size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+		bool found = false;
+		for (const struct ktest_case *c = __start_ktest_cases;
+		    c < __stop_ktest_cases && !found; c++) {
+			const char *name = is_suite ? c->suite : c->name;
+			if (within != NULL && !bootarg_list_has(within, c->suite))
+				continue;
+			found = strlen(name) == n && strncmp(name, p, n) == 0;
+		}
+		if (!found) {
+			all = false;
+			kprintf("ktest: no %s named \"%.*s\"%s%s; there are:",
+			    is_suite ? "suite" : "case", (int)n, p,
+			    within != NULL ? " in suites " : "",
+			    within != NULL ? within : "");
+			const char *last = NULL;
+			for (const struct ktest_case *c = __start_ktest_cases;
+			    c < __stop_ktest_cases; c++) {
+				const char *name = is_suite ? c->suite : c->name;
+				if (within != NULL &&
+				    !bootarg_list_has(within, c->suite))
+					continue;
+				if (last == NULL || strcmp(last, name) != 0)
+					kprintf(" %s", name);
+				last = name;
+			}
+			kprintf("\n");
+		}
+		p = e != NULL ? e + 1 : p + n;
+	}
+	return all;
+}
+
 int
 ktest_main(const char *bootargs)
 {
@@ -138,6 +185,14 @@ ktest_main(const char *bootargs)
 	    c < __stop_ktest_cases; c++)
 		if (ktest_selected(c, suites, cases, have_suites, have_cases))
 			planned++;
+	/* A name that selects nothing is a typo, not an empty run. */
+	if ((have_suites && !ktest_names_known(suites, true, NULL)) ||
+	    (have_cases && !ktest_names_known(cases, false,
+	    have_suites ? suites : NULL))) {
+		kprintf("TAP version 13\n1..0\nBail out! ktest: nothing "
+		    "runs by that name (args \"%s\")\n", bootargs);
+		return 1;
+	}
 
 	kprintf("TAP version 13\n");
 	kprintf("# rvmm ktest: %u cpus, seed %llu, scale %llu, args \"%s\"\n",
@@ -162,5 +217,8 @@ ktest_main(const char *bootargs)
 		    c->suite, c->name, (unsigned long long)us, "");
 	}
 	kprintf("# %u passed, %u failed\n", planned - failed, failed);
+	/* Bootarg stats=1: one summary per layer (vm_dump.c). */
+	if (vm_stats_requested(bootargs))
+		vm_stats_dump();
 	return (int)failed;
 }

@@ -666,9 +666,20 @@ op_mmap(struct world *w)
 	w->res->ok_ops++;
 	npg = (unsigned)(a.size / PG);		/* a bad-argument case may */
 	if ((vaddr_t)got + a.size > BASE + MM_NP * PG) {	/* have changed it */
-		/* Beyond the window: checked the address, now drop it. */
+		/*
+		 * Beyond the window: checked the address, now drop it.  A
+		 * fixed mapping that starts inside the window replaced what
+		 * was mapped there, and the munmap takes that part too: the
+		 * model's pages in the window are unmapped from now on
+		 * (forgetting this made seeds 7-9 diverge at scale 2000).
+		 */
 		if (vm_munmap(mm->map, (vaddr_t)got, a.size) != 0)
 			MMF(w, "munmap of an out-of-window mapping failed");
+		for (vaddr_t va = (vaddr_t)got; va < BASE + MM_NP * PG;
+		    va += PG)
+			if (va >= BASE)
+				memset(&mm->pg[(va - BASE) / PG], 0,
+				    sizeof(struct mpage));
 		return;
 	}
 	int oid = a.obj;

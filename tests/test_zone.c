@@ -1101,3 +1101,40 @@ KTEST_EXPLICIT(wrong_zone_kfree_foreign, foreign)
 	kfree(page_to_kva(pg));
 	KT_FAIL("kfree of a foreign pointer not caught");
 }
+
+/* ------------------------------------------------------------------ */
+/* zone_totals (the zone line of the per-layer summary, stats=1).      */
+
+KTEST(zone, totals_sum_every_zone)
+{
+	struct zone_totals tc, t0, t1, t2;
+	struct zone_stats st;
+	void *p[10];
+
+	zt_init();
+	zone_totals(&tc);
+	KT_EXPECT_GE(tc.zones, kmalloc_nclasses());
+	/* No magazines: nothing but this zone's slabs changes. */
+	zone_t z = zone_create("zt-totals", 64, 0, NULL, NULL,
+	    ZONE_NOMAG | ZONE_NODEBUG);
+	KT_ASSERT(z != NULL);
+	zone_totals(&t0);
+	KT_EXPECT_EQ(t0.zones, tc.zones + 1);
+	for (int i = 0; i < 10; i++)
+		KT_ASSERT((p[i] = zone_alloc(z, 0)) != NULL);
+	zone_totals(&t1);
+	zone_stats(z, &st);
+	KT_EXPECT_EQ(t1.objs_in_use, t0.objs_in_use + 10);
+	KT_EXPECT_EQ(t1.allocs, t0.allocs + 10);
+	KT_EXPECT_EQ(t1.slabs, t0.slabs + st.slabs);
+	KT_EXPECT_EQ(t1.mem_held, t0.mem_held + st.mem_held);
+	KT_EXPECT_GT(st.mem_held, 0);
+	for (int i = 0; i < 10; i++)
+		zone_free(z, p[i]);
+	zone_totals(&t2);
+	KT_EXPECT_EQ(t2.objs_in_use, t0.objs_in_use);
+	KT_EXPECT_EQ(t2.frees, t0.frees + 10);
+	KT_EXPECT_EQ(zone_destroy(z), 0);
+	zone_totals(&t2);
+	KT_EXPECT_EQ(t2.zones, tc.zones);
+}

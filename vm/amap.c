@@ -43,7 +43,12 @@
  *    translation is gone (pmap_enter of the copy, or pmap_remove).
  *
  * 4. Failure: node and frame allocations go through vm_frame_alloc (the
- *    layer's failure injection); a NULL leaves the table as it was.
+ *    layer's failure injection); a NULL leaves the table as it was, but
+ *    for the nodes vm_slots_get made on the way down before it failed
+ *    (or before its caller's next allocation failed): they stay, empty,
+ *    until a pruning walk under the owner's exclusion (munmap, destroy)
+ *    frees them.  At most VM_SLOT_LEVELS per failed call, reused by the
+ *    next call under them (fault.c section 2 states the bound).
  */
 #include <string.h>
 
@@ -107,7 +112,8 @@ vm_slots_peek(struct vm_slots *s, uint64_t idx)
 	uintptr_t *w = vm_slots_get(s, idx, false);
 
 	return w == NULL ? 0 :
-	    (uintptr_t)ck_pr_load_ptr((void **)w) & ~VM_SLOT_BUSY;
+	    (uintptr_t)ck_pr_load_ptr((void **)w) &
+	    ~(VM_SLOT_BUSY | VM_SLOT_WANTED);
 }
 
 uintptr_t

@@ -44,6 +44,8 @@ struct vm_anon {
 #define VM_SLOT_INDEX_BITS (VM_SLOT_BITS * VM_SLOT_LEVELS)
 #define VM_SLOT_MAX ((uint64_t)1 << VM_SLOT_INDEX_BITS)	/* indexes */
 #define VM_SLOT_BUSY ((uintptr_t)1)
+/* Object slots only: a thread sleeps until BUSY clears (object.c 7). */
+#define VM_SLOT_WANTED ((uintptr_t)2)
 
 struct vm_slots {
 	void **root;		/* (A) top node, or NULL */
@@ -72,7 +74,7 @@ uintptr_t *vm_slots_get(struct vm_slots *s, uint64_t idx, bool alloc);
 uintptr_t vm_slot_lock(uintptr_t *slot);
 void vm_slot_unlock(uintptr_t *slot, uintptr_t v);
 
-/* The value of a slot (BUSY bit dropped), 0 when the node is absent. */
+/* The value of a slot (BUSY, WANTED dropped), 0 when the node is absent. */
 uintptr_t vm_slots_peek(struct vm_slots *s, uint64_t idx);
 
 /*

@@ -8,8 +8,9 @@
  *	   held); none: -EFAULT; the access not in its protection: -EACCES;
  *	c. shared object entry: find or make the object's page and enter it
  *	   with the entry's protection (the page never moves: object.c 1);
+ *	   a page that is busy or must come from the pager: section 5;
  *	d. private entry: lock the page's amap slot (amap.c 2) and, holding
- *	   it, decide and enter:
+ *	   it, decide and enter (an object page as in c, section 5 likewise):
  *	     anon, an_refs == 1	   enter it with the entry's protection
  *				   (a write here is a "COW reuse": the
  *				   sharing ended, no copy is needed)
@@ -20,7 +21,9 @@
  *	     none, object	   read: enter the object's page without W
  *				   (the slot stays empty); write: copy the
  *				   object's page into a new anon, enter it
- *	e. release the slot and the reader side.
+ *	e. release the slot and the reader side;
+ *	f. if c or d asked for it (section 5): page in or wait with nothing
+ *	   held, then start over at a.
  *    The slot is released only after pmap_enter returned, so for a given
  *    page of a given map the translation always matches what the slot
  *    says (invariant I10 of map_impl.h); pmap_enter has shot down any
@@ -29,7 +32,20 @@
  *
  * 2. Failure.  Every allocation happens before the slot changes; a failed
  *    pmap_enter (-ENOMEM for a page-table page) frees what the fault
- *    made and leaves the slot as it was.  Nothing is half-done on error.
+ *    made and leaves the slot as it was.  Nothing is half-done on error,
+ *    but for two things a fault may leave behind, neither visible through
+ *    the API nor growing with repeated failures:
+ *    - an object page it paged in or zero-filled (step f) stays resident
+ *      in its object, as it would had the fault succeeded (it belongs to
+ *      the object, not to the map);
+ *    - the slot-table nodes on its page's path (amap.c section 4): at most
+ *      VM_SLOT_LEVELS frames, created before the allocation that failed.
+ *      Faults run without the writer lock, and nodes are removed only
+ *      under it (amap.c section 2), so they stay until a munmap of the
+ *      range or the map's destruction prunes them.  Every later fault of
+ *      a page under them reuses them, so failures add no more than a
+ *      fully populated table for the mapped range would hold
+ *      (map.failed_fault_leaves_bounded_nodes checks both).
  *
  * 3. Who calls.  The kernel's trap handler calls vm_fault_trap(), which
  *    first lets the pmap fix a spurious fault (a stale or negatively
@@ -52,6 +68,37 @@
  *
  * 4. Observability: per-cpu counters by kind (vm_fault_stats), written
  *    only by their own cpu (lib/stat.h), cache-line separated.
+ *
+ * 5. Busy pages and pagers that sleep.  A pager's get may sleep (a disk
+ *    read), so it must not run under the map's reader side (a writer
+ *    would wait behind it, and every fault behind the writer) or the
+ *    page's amap slot.  So step c or d asks vm_object_page_try(), which
+ *    never waits and never calls get; when the page is busy (another
+ *    fault is paging it in) or must be paged in, it returns -EAGAIN, and
+ *    the fault
+ *	- takes a reference on the object (the entry's keeps it alive until
+ *	  then), unlocks the amap slot (still empty: nothing changed) and
+ *	  the reader side;
+ *	- calls vm_object_page(), holding only that reference: it either
+ *	  marks the object's page busy and calls get (which may sleep), or
+ *	  waits until the page is no longer busy (the kernel's sleep hook,
+ *	  else a spin) and takes the page the other one made, or, if that
+ *	  one's get failed, marks it busy and calls get itself (object.c 7);
+ *	- drops its reference (if it is the last one, an munmap ran
+ *	  meanwhile: the object, with the page just made, is torn down here
+ *	  with the pager's put, nothing held);
+ *	- starts over at a (an error of vm_object_page ends the fault: -ENOMEM
+ *	  or -EFAULT).  The map may have changed meanwhile: the entry may be
+ *	  gone (the fault returns -EFAULT: the range was unmapped under it),
+ *	  or another fault may have filled the slot; the restart decides anew.
+ *    Two faults on one page: one calls get, the other waits and then maps
+ *    the page the first made.  An munmap of the range while get sleeps
+ *    proceeds (nothing of the map is held) and loses nothing: the page
+ *    goes into the object, which the fault's reference keeps alive, and
+ *    leaves with the object.  A fault that slept may resume on another
+ *    cpu: the per-cpu statistics are looked up again after the wait.
+ *    A restart is counted once (vm_fault_stats.restarts); the page-in is
+ *    counted by the fault that did it, and its restart counts no hit.
  */
 #include <errno.h>
 
@@ -132,20 +179,64 @@ count_found(struct fault_cpu *fc, enum vm_object_found how)
 	}
 }
 
-/* A shared mapping of an object: its page, with the entry's protection. */
+/*
+ * What a fault that must wait for an object page (section 5) carries from
+ * one attempt to the next.
+ */
+struct fault_wait {
+	vm_object_t obj;	/* referenced; NULL: nothing to wait for */
+	uint64_t offset;
+	bool counted;		/* the page's event was counted: no hit */
+};
+
+/* Section 5: the fault must drop its locks; keeps obj alive meanwhile. */
 static int
-fault_shared(vm_map_t map, const struct vm_map_entry *e, vaddr_t va,
-    struct fault_cpu *fc)
+fault_must_wait(vm_object_t obj, uint64_t offset, struct fault_wait *w)
+{
+	vm_object_ref(obj);
+	w->obj = obj;
+	w->offset = offset;
+	return -EAGAIN;
+}
+
+/*
+ * Section 5: with nothing held, makes or waits for the page w names and
+ * drops the reference.  Returns 0 (start over) or the error of the fault.
+ */
+static int
+fault_page_in(struct fault_wait *w)
 {
 	enum vm_object_found how;
 	paddr_t pa;
 	int err;
 
-	err = vm_object_page(e->e_obj, e->e_offset + (va - e->e_start), &pa,
-	    &how);
+	err = vm_object_page(w->obj, w->offset, &pa, &how);
+	vm_object_release(w->obj);
+	w->obj = NULL;
+	if (err == 0 && how != VM_OBJPG_RESIDENT) {
+		count_found(&fault_cpus[hal_cpu_id()], how);
+		w->counted = true;
+	}
+	return err;
+}
+
+/* A shared mapping of an object: its page, with the entry's protection. */
+static int
+fault_shared(vm_map_t map, const struct vm_map_entry *e, vaddr_t va,
+    struct fault_cpu *fc, struct fault_wait *w)
+{
+	uint64_t off = e->e_offset + (va - e->e_start);
+	enum vm_object_found how;
+	paddr_t pa;
+	int err;
+
+	err = vm_object_page_try(e->e_obj, off, &pa, &how);
+	if (err == -EAGAIN)
+		return fault_must_wait(e->e_obj, off, w);
 	if (err != 0)
 		return err;
-	count_found(fc, how);
+	if (!w->counted)
+		count_found(fc, how);
 	return enter(map, va, pa, e->e_prot, vm_entry_attr(e->e_flags));
 }
 
@@ -180,7 +271,7 @@ fault_new_anon(vm_map_t map, uintptr_t *slot, uintptr_t old, vaddr_t va,
 /* A private mapping: step d of section 1. */
 static int
 fault_private(vm_map_t map, const struct vm_map_entry *e, vaddr_t va,
-    bool write, struct fault_cpu *fc)
+    bool write, struct fault_cpu *fc, struct fault_wait *w)
 {
 	uint64_t idx = (va - map->m_min) >> PAGE_SHIFT;
 	unsigned prot = e->e_prot;
@@ -230,13 +321,17 @@ fault_private(vm_map_t map, const struct vm_map_entry *e, vaddr_t va,
 		return fault_new_anon(map, slot, 0, va, 0, prot,
 		    &fc->st.zero_fill);
 	}
-	err = vm_object_page(e->e_obj, e->e_offset + (va - e->e_start), &pa,
-	    &how);
+	err = vm_object_page_try(e->e_obj, e->e_offset + (va - e->e_start),
+	    &pa, &how);
 	if (err != 0) {
 		vm_slot_unlock(slot, 0);
+		if (err == -EAGAIN)
+			return fault_must_wait(e->e_obj, e->e_offset +
+			    (va - e->e_start), w);
 		return err;
 	}
-	count_found(fc, how);
+	if (!w->counted)
+		count_found(fc, how);
 	if (!write) {
 		err = enter(map, va, pa, prot & ~VM_PROT_WRITE, 0);
 		vm_slot_unlock(slot, 0);
@@ -249,6 +344,7 @@ int
 vm_fault(vm_map_t map, vaddr_t va, unsigned access)
 {
 	struct fault_cpu *fc = &fault_cpus[hal_cpu_id()];
+	struct fault_wait w = { NULL, 0, false };
 	const struct vm_map_entry *e;
 	unsigned need = access & VM_PROT_ALL;
 	int err;
@@ -270,17 +366,28 @@ vm_fault(vm_map_t map, vaddr_t va, unsigned access)
 		err = -EACCES;
 		goto out;
 	}
-	vm_map_read_lock(map);
-	e = vm_map_lookup_locked(map, va);
-	if (e == NULL)
-		err = -EFAULT;
-	else if ((e->e_prot & need) != need)
-		err = -EACCES;
-	else if (e->e_obj != NULL && (e->e_flags & VM_MAP_SHARED))
-		err = fault_shared(map, e, va, fc);
-	else
-		err = fault_private(map, e, va, (need & VM_PROT_WRITE) != 0, fc);
-	vm_map_read_unlock(map);
+	for (;;) {
+		vm_map_read_lock(map);
+		e = vm_map_lookup_locked(map, va);
+		if (e == NULL)
+			err = -EFAULT;
+		else if ((e->e_prot & need) != need)
+			err = -EACCES;
+		else if (e->e_obj != NULL && (e->e_flags & VM_MAP_SHARED))
+			err = fault_shared(map, e, va, fc, &w);
+		else
+			err = fault_private(map, e, va,
+			    (need & VM_PROT_WRITE) != 0, fc, &w);
+		vm_map_read_unlock(map);
+		if (err != -EAGAIN)
+			break;
+		/* Section 5: nothing held; this may sleep. */
+		err = fault_page_in(&w);
+		fc = &fault_cpus[hal_cpu_id()];
+		if (err != 0)
+			break;
+		stat_inc(&fc->st.restarts);
+	}
 out:
 	switch (err) {
 	case 0:

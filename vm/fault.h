@@ -11,8 +11,16 @@
  *
  * Contexts: thread context or the trap handler of a synchronous page
  * fault, interrupts on or off, on every hart at once.  Not from an
- * interrupt handler.  Never sleeps (it may spin while a writer holds the
- * map, serving cross-calls if interrupts are off).
+ * interrupt handler.  It spins while a writer holds the map (serving
+ * cross-calls if interrupts are off).  It sleeps only in a pager: when
+ * the page must come from a pager object or is busy being paged in, it
+ * drops the map's reader side and the page's slot, calls the pager's get
+ * (which may sleep) or waits for the other fault's get (through the
+ * kernel's sleep hooks, vm_set_sleep_ops in vm/object.h; without them it
+ * spins), and starts over (fault.c section 5).  So a kernel whose pagers
+ * sleep calls vm_fault where the faulting thread may sleep, and keeps map
+ * alive meanwhile (a thread's own map is); the thread may come back on
+ * another hart.  Without pager objects that sleep, vm_fault never sleeps.
  */
 #ifndef RVMM_VM_FAULT_H
 #define RVMM_VM_FAULT_H
@@ -27,11 +35,15 @@
  * or _EXEC, plus HAL_FAULT_USER when it came from user mode; none of R/W/X
  * counts as a read).
  * => returns 0 (the translation is installed: retry the access),
- *    -EFAULT (nothing mapped at va, or the object's pager failed),
+ *    -EFAULT (nothing mapped at va, or the object's pager failed, or the
+ *    range was unmapped while the fault waited for the pager: the page
+ *    it made stays in the object, nothing is mapped),
  *    -EACCES (the entry's protection forbids the access; also an
  *    instruction fetch by the kernel from a user map, or a user access to
  *    a map without user pages), -ENOMEM (no frame or bookkeeping memory:
- *    nothing changed, the caller may retry after reclaim).
+ *    nothing visible changed, the caller may retry after reclaim; empty
+ *    anon-table nodes on the page's path, at most VM_SLOT_LEVELS frames,
+ *    may stay until the range is unmapped: fault.c section 2).
  *    Without an MMU (HAL_MMU == 0) memory is there when vm_mmap returns
  *    and there is nothing to resolve: always -EFAULT.
  */
@@ -81,6 +93,9 @@ struct vm_fault_stats {
 	uint64_t efault, eacces, enomem;
 	uint64_t spurious;	/* vm_fault_trap: resolved by
 				   pmap_fault_fixup alone */
+	uint64_t restarts;	/* faults that dropped their locks to page
+				   in or wait for a busy object page, and
+				   started over (fault.c section 5) */
 	uint64_t recovered;	/* vm_fault_trap: sent to a user-access
 				   routine's recovery code */
 	uint64_t eperm;		/* vm_fault_trap: kernel access to user

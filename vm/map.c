@@ -85,9 +85,12 @@
  *    acknowledgement inside pmap_enter is served; a fault waiting at R1
  *    with interrupts off serves cross-calls (vm_spin_wait), so the
  *    writer's own shootdowns complete.  Reader sections do not nest on a
- *    map and never take a writer side.  Faults do not migrate (rvmm does
- *    not preempt; a preemptive kernel disables preemption around
- *    vm_fault).
+ *    map and never take a writer side.  A reader section never sleeps:
+ *    a fault that needs a pager (which may sleep) ends its section first
+ *    and starts a new one after (fault.c section 5).  Faults do not
+ *    migrate inside a section (rvmm does not preempt; a preemptive kernel
+ *    disables preemption around vm_fault, which its sleep hook may
+ *    switch away from: the section has ended by then).
  *    Baseline (VM_MAPF_MAPLOCK): both sides take one spinlock per map;
  *    every fault then writes that line (the "maplock" benchmark figure).
  *
@@ -423,18 +426,24 @@ vm_map_write_lock(vm_map_t map)
 	if (map->m_flags & VM_MAPF_MAPLOCK) {
 		while (!ck_spinlock_trylock(&map->m_maplock))
 			vm_spin_wait();
-		return;
+	} else {
+		ck_brlock_write_lock(&map->m_lock);
 	}
-	ck_brlock_write_lock(&map->m_lock);
+	/* Last object references dropped from now on wait (object.c 8). */
+	vm_object_defer_begin();
 }
 
 void
 vm_map_write_unlock(vm_map_t map)
 {
+	struct vm_object *dead = vm_object_defer_end();
+
 	if (map->m_flags & VM_MAPF_MAPLOCK)
 		ck_spinlock_unlock(&map->m_maplock);
 	else
 		ck_brlock_write_unlock(&map->m_lock);
+	/* Pagers' put and release, with no lock held. */
+	vm_object_reap(dead);
 }
 
 void
@@ -779,6 +788,8 @@ mmap_check(vm_map_t map, vaddr_t addr, size_t size, unsigned prot,
 	if (fixed && (addr < map->m_min || addr + size > map->m_max ||
 	    (addr & (align - 1))))
 		return -EINVAL;
+	if (obj != NULL)
+		vm_object_check(obj, "vm_mmap");
 	if (flags & VM_MAP_ANON) {
 		if (obj != NULL || offset != 0 ||
 		    (flags & (VM_MAP_DEVICE | VM_MAP_UNCACHED)))

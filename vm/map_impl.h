@@ -10,15 +10,25 @@
  *	1a. without an MMU: the shared map's writer side, after a user
  *	   map's (vm/map_nommu.c section 4)
  *	2. a slot of the map's amap (VM_SLOT_BUSY), one at a time
- *	3. a slot of an object's page table, one at a time
+ *	3. a slot of an object's page table, one at a time, taken only
+ *	   with a try (CAS), never waited for while 1 or 2 is held
  *	4. the pmap's lock (inside pmap_enter/remove/protect), the page
  *	   allocator's and the zones' locks (inside their calls)
+ *	5. a wait lock of object.c (section 7), held alone or inside 3, and
+ *	   released by the kernel's sleep hook
+ * An object slot held busy across a pager's get (which may sleep) is
+ * held with nothing above it: the fault drops 1 and 2 first (fault.c 5).
+ * Waiting for a busy object slot (spinning or sleeping) happens with no
+ * other rvmm lock held (object.c 7).
  * Forbidden: taking a map lock while holding a slot (so a pager's get,
- * which runs with a slot busy, must not touch a map); a map's writer side
+ * which holds an object slot busy, must not touch the map that faulted);
+ * sleeping with any of 1-4 held; a map's writer side
  * with interrupts disabled (it waits for readers that may be waiting for
  * this hart's acknowledgement of a shootdown); two maps' writer sides at
  * once, except vm_map_copy: src then dst, dst being new and private to
- * the caller, and, without an MMU, a user map then the shared map.
+ * the caller, and, without an MMU, a user map then the shared map.  The
+ * last vm_object_release() under a writer side is deferred to its release
+ * (object.c 8), so the pager's put and release run with no lock held.
  *
  * Field legend:
  *	(C) constant after creation
@@ -127,8 +137,14 @@ struct vm_map {
 	struct vm_map_reader m_readers[HAL_MAX_CPUS];
 };
 
+#define VM_OBJECT_MAGIC 0x766d6f626a656374ull	/* "vmobject" */
+#define VM_OBJECT_DEAD 0x646561646f626a21ull	/* "deadobj!" */
+
 struct vm_object {
 	uint32_t o_refs;		/* (A) */
+	uint64_t o_magic;		/* (A) VM_OBJECT_MAGIC while alive, then
+					   VM_OBJECT_DEAD; word 1, so a free
+					   slab link (word 0) leaves it */
 	uint8_t o_kind;			/* (C) enum vm_object_kind */
 	uint8_t o_maxprot;		/* (C) */
 	uint64_t o_size;		/* (C) bytes */
@@ -140,7 +156,16 @@ struct vm_object {
 	struct vm_slots o_pages;	/* frames by page offset: nodes (A),
 					   words (S) */
 	uint64_t o_resident;		/* (A) frames held */
+	uint64_t o_waits;		/* (A) waits for a busy page */
+	struct vm_object *o_dead;	/* (L) dead, teardown deferred
+					   (object.c section 8) */
 };
+
+/*
+ * vm_object_check: panics, naming fn, unless obj is a live object (a
+ * released one, or a pointer that never was an object, is misuse).
+ */
+void vm_object_check(vm_object_t obj, const char *fn);
 
 /* ------------------------------------------------------------------ */
 /* Helpers shared by the files of the layer.                           */
@@ -221,6 +246,23 @@ long vm_map_nommu_mmap(vm_map_t map, vaddr_t addr, size_t size,
 int vm_map_nommu_munmap(vm_map_t map, vaddr_t addr, size_t size);
 void vm_map_nommu_destroy_locked(vm_map_t map);
 bool vm_map_nommu_is_valid(vm_map_t map);
+
+/*
+ * object.c section 7: vm_object_page for the fault path, which holds the
+ * map's reader side and maybe an amap slot: never waits, never calls the
+ * pager.  -EAGAIN: the page is busy or must be paged in; the caller drops
+ * what it holds and calls vm_object_page (holding a reference on obj).
+ */
+int vm_object_page_try(vm_object_t obj, uint64_t offset, paddr_t *pa,
+    enum vm_object_found *how);
+/*
+ * object.c section 8: vm_map_write_lock calls vm_object_defer_begin once
+ * it holds the writer side; vm_map_write_unlock calls vm_object_defer_end
+ * before it lets go and vm_object_reap on what that returned after.
+ */
+void vm_object_defer_begin(void);
+struct vm_object *vm_object_defer_end(void);
+void vm_object_reap(struct vm_object *dead);
 
 /* fault.c: per-cpu current map (vm_map_activate). */
 void vm_fault_set_current(vm_map_t map);

@@ -15,18 +15,22 @@
  *
  * 3. Concurrency.  vm_object_page() reads the slot without a lock when the
  *    page is there (the common case: one load per level), and otherwise
- *    takes the slot's VM_SLOT_BUSY bit, so concurrent faults on one offset
- *    create the page once; the pager's get runs with the bit held.  The
- *    reference count is atomic; the last vm_object_release() owns the
- *    object (no fault can be running on it: every mapping is gone) and
- *    tears it down without locks.
+ *    takes the slot's VM_SLOT_BUSY bit, so concurrent callers create the
+ *    page once.  The bit is held across the pager's get, which may sleep;
+ *    so unlike an amap slot (amap.c 2), an object slot is never waited for
+ *    with anything else held (section 7).  The reference count is atomic;
+ *    the last vm_object_release() owns the object (no fault can be running
+ *    on it: every mapping is gone, and a fault that dropped its locks
+ *    holds a reference of its own) and tears it down without locks.
  *
  * 4. Failure.  Creation returns NULL on bad arguments or no memory;
  *    vm_object_page() returns -ENOMEM (nothing changed) or -EFAULT (the
- *    pager failed; the slot stays empty, a later fault asks again).
+ *    pager failed; the slot is empty again, waiters wake and the next one
+ *    calls get again).
  *
- * 5. Observability: vm_object_refs(), vm_object_resident(), the fault
- *    statistics (vm/fault.h) count zero-fills and page-ins.
+ * 5. Observability: vm_object_refs(), vm_object_resident(),
+ *    vm_object_waits() (waits for a busy page, section 7), the fault
+ *    statistics (vm/fault.h) count zero-fills, page-ins and restarts.
  *
  * 6. Without an MMU (HAL_MMU == 0) a mapping cannot gather scattered
  *    frames into one range, so an anonymous or pager object is a segment:
@@ -36,6 +40,40 @@
  *    allocator with the last reference (after the pager's put of every
  *    page).  object_segment_init() is the only place that looks at the
  *    build; everything else asks o_seg.
+ *
+ * 7. Waiting for a busy page (pagers that sleep).
+ *    A caller that finds an object slot busy waits until the bit clears,
+ *    then looks again (the page is there, or the get failed and the slot
+ *    is empty: it then takes the bit and calls get itself).  Waiting:
+ *	no hooks	spin on the word (vm_spin_wait)
+ *	sleep hooks	take the wait lock of the slot (a small hashed table
+ *			of spinlocks), and under it: load the word; not busy:
+ *			done; else set VM_SLOT_WANTED in it (CAS, retried if
+ *			the word changed) and sleep(slot, lock); repeat
+ *    The owner ends its hold with object_slot_publish(): swap the new value
+ *    in (BUSY and WANTED clear); if WANTED was set, take and release the
+ *    slot's wait lock, then wakeup(slot).  No wakeup is lost: a sleeper set
+ *    WANTED under the lock, before the swap (else its CAS would have
+ *    failed), and stays under the lock until sleep() releases it
+ *    atomically; the owner takes the lock after the swap, so after the
+ *    sleeper is asleep, then wakes it.  WANTED costs nothing when nobody
+ *    sleeps: the swap is the only extra work of a page creation.
+ *    A fault cannot wait with the map's reader side or an amap slot held
+ *    (a writer, or another fault, would wait behind a sleeping pager): the
+ *    fault path asks vm_object_page_try(), which never waits and never
+ *    calls get, and on -EAGAIN drops everything, calls vm_object_page()
+ *    holding only a reference on the object, and starts over (fault.c 5).
+ *
+ * 8. Deferred teardown.  put and release may sleep, so the last reference
+ *    must not go under a spinlock.  The map layer drops references under
+ *    its writer side (munmap, destroy, FIXED replacement): while a cpu
+ *    holds a map's writer side (vm_object_defer_begin, called by
+ *    vm_map_write_lock) a last vm_object_release() only links the object
+ *    on the cpu's dead list; the outermost vm_map_write_unlock takes the
+ *    list before it lets go (vm_object_defer_end, still on that cpu) and
+ *    tears the objects down after (vm_object_reap).  A writer side is a
+ *    spinlock, held without migrating, so the per-cpu list is only ever
+ *    touched by the thread that runs on its cpu.
  */
 #include <errno.h>
 
@@ -64,8 +102,21 @@ object_new(enum vm_object_kind kind, uint64_t size, unsigned maxprot)
 	obj->o_priv = NULL;
 	vm_slots_init(&obj->o_pages);
 	obj->o_resident = 0;
+	obj->o_waits = 0;
+	obj->o_dead = NULL;
 	ck_pr_store_32(&obj->o_refs, 1);
+	ck_pr_store_64(&obj->o_magic, VM_OBJECT_MAGIC);
 	return obj;
+}
+
+void
+vm_object_check(vm_object_t obj, const char *fn)
+{
+	VM_PANIC_IF(obj == NULL, "%s(NULL): no object", fn);
+	VM_PANIC_IF(ck_pr_load_64(&obj->o_magic) != VM_OBJECT_MAGIC,
+	    "%s(%p): not a live object (released already?)", fn, (void *)obj);
+	VM_PANIC_IF(ck_pr_load_32(&obj->o_refs) == 0, "%s(%p): object has no "
+	    "reference left (released already?)", fn, (void *)obj);
 }
 
 /* Section 6: obj's pages are the run seg from now on. */
@@ -165,6 +216,7 @@ vm_object_pager_create(uint64_t size, unsigned maxprot,
 void
 vm_object_ref(vm_object_t obj)
 {
+	vm_object_check(obj, "vm_object_ref");
 	uint32_t old = ck_pr_faa_32(&obj->o_refs, 1);
 
 	VM_PANIC_IF(old == 0, "vm_object_ref(%p): object is dead", (void *)obj);
@@ -187,16 +239,10 @@ object_drop_page(uint64_t idx, uintptr_t *word, void *arg)
 	return 0;
 }
 
-void
-vm_object_release(vm_object_t obj)
+/* Section 8: the last reference went; no lock is held. */
+static void
+object_teardown(struct vm_object *obj)
 {
-	uint32_t old = ck_pr_faa_32(&obj->o_refs, (uint32_t)-1);
-
-	VM_PANIC_IF(old == 0, "vm_object_release(%p): no reference to drop",
-	    (void *)obj);
-	if (old != 1)
-		return;
-	ck_pr_fence_acquire();
 	if (obj->o_seg != NULL) {
 		size_t n = obj->o_size >> PAGE_SHIFT;
 		for (size_t i = 0; obj->o_ops != NULL &&
@@ -213,7 +259,69 @@ vm_object_release(vm_object_t obj)
 	vm_slots_destroy(&obj->o_pages);
 	if (obj->o_ops != NULL && obj->o_ops->release != NULL)
 		obj->o_ops->release(obj->o_priv);
+	ck_pr_store_64(&obj->o_magic, VM_OBJECT_DEAD);
 	zone_free(vm_object_zone, obj);
+}
+
+/* Section 8: per cpu, the map writer sides held and the deferred dead. */
+static struct object_cpu {
+	unsigned defer;			/* (L) */
+	struct vm_object *dead;		/* (L) linked by o_dead */
+} HAL_CACHE_ALIGNED object_cpus[HAL_MAX_CPUS];
+
+void
+vm_object_defer_begin(void)
+{
+	object_cpus[hal_cpu_id()].defer++;
+}
+
+struct vm_object *
+vm_object_defer_end(void)
+{
+	struct object_cpu *oc = &object_cpus[hal_cpu_id()];
+	struct vm_object *dead;
+
+	VM_ASSERT(oc->defer > 0);
+	if (--oc->defer != 0)
+		return NULL;
+	dead = oc->dead;
+	oc->dead = NULL;
+	return dead;
+}
+
+void
+vm_object_reap(struct vm_object *dead)
+{
+	while (dead != NULL) {
+		struct vm_object *next = dead->o_dead;
+		object_teardown(dead);
+		dead = next;
+	}
+}
+
+void
+vm_object_release(vm_object_t obj)
+{
+	uint32_t old;
+	struct object_cpu *oc;
+
+	VM_PANIC_IF(obj == NULL, "vm_object_release(NULL): no object");
+	VM_PANIC_IF(ck_pr_load_64(&obj->o_magic) != VM_OBJECT_MAGIC,
+	    "vm_object_release(%p): not a live object (released already?)",
+	    (void *)obj);
+	old = ck_pr_faa_32(&obj->o_refs, (uint32_t)-1);
+	VM_PANIC_IF(old == 0, "vm_object_release(%p): no reference to drop",
+	    (void *)obj);
+	if (old != 1)
+		return;
+	ck_pr_fence_acquire();
+	oc = &object_cpus[hal_cpu_id()];
+	if (oc->defer != 0) {
+		obj->o_dead = oc->dead;
+		oc->dead = obj;
+		return;
+	}
+	object_teardown(obj);
 }
 
 enum vm_object_kind
@@ -252,6 +360,12 @@ vm_object_resident(vm_object_t obj)
 	return (size_t)ck_pr_load_64(&obj->o_resident);
 }
 
+uint64_t
+vm_object_waits(vm_object_t obj)
+{
+	return ck_pr_load_64(&obj->o_waits);
+}
+
 bool
 vm_object_lookup(vm_object_t obj, uint64_t offset, paddr_t *pa)
 {
@@ -269,13 +383,107 @@ vm_object_lookup(vm_object_t obj, uint64_t offset, paddr_t *pa)
 	return true;
 }
 
-int
-vm_object_page(vm_object_t obj, uint64_t offset, paddr_t *pa,
-    enum vm_object_found *how)
+/* ------------------------------------------------------------------ */
+/* Busy pages: waiting and waking (section 7).                         */
+
+static const struct vm_sleep_ops *sleep_ops;	/* (A) */
+
+#define WAIT_LOCKS 16
+static struct wait_lock {
+	ck_spinlock_t lk;
+} HAL_CACHE_ALIGNED wait_locks[WAIT_LOCKS] = {
+	[0 ... WAIT_LOCKS - 1] = { CK_SPINLOCK_INITIALIZER },
+};
+
+void
+vm_set_sleep_ops(const struct vm_sleep_ops *ops)
+{
+	VM_PANIC_IF(ops != NULL && (ops->sleep == NULL || ops->wakeup == NULL),
+	    "vm_set_sleep_ops(%p): sleep and wakeup are required",
+	    (const void *)ops);
+	ck_pr_store_ptr(&sleep_ops, (void *)(uintptr_t)ops);
+}
+
+static ck_spinlock_t *
+wait_lock(const uintptr_t *slot)
+{
+	return &wait_locks[((uintptr_t)slot / sizeof(*slot)) %
+	    WAIT_LOCKS].lk;
+}
+
+static void
+wait_lock_take(ck_spinlock_t *lk)
+{
+	while (!ck_spinlock_trylock(lk))
+		vm_spin_wait();
+}
+
+/*
+ * object_slot_wait: returns once *slot is not busy (it may be busy again
+ * by the time the caller looks).  pre: no rvmm lock held.
+ */
+static void
+object_slot_wait(uintptr_t *slot)
+{
+	const struct vm_sleep_ops *ops = ck_pr_load_ptr(&sleep_ops);
+	ck_spinlock_t *lk;
+	uintptr_t v;
+
+	if (ops == NULL) {
+		while ((uintptr_t)ck_pr_load_ptr((void **)slot) & VM_SLOT_BUSY)
+			vm_spin_wait();
+		return;
+	}
+	lk = wait_lock(slot);
+	wait_lock_take(lk);
+	for (;;) {
+		v = (uintptr_t)ck_pr_load_ptr((void **)slot);
+		if (!(v & VM_SLOT_BUSY))
+			break;
+		if (!(v & VM_SLOT_WANTED) && !ck_pr_cas_ptr((void **)slot,
+		    (void *)v, (void *)(v | VM_SLOT_WANTED)))
+			continue;
+		ops->sleep(slot, lk);
+	}
+	ck_spinlock_unlock(lk);
+}
+
+/* Ends the owner's hold of a busy object slot: stores v, wakes waiters. */
+static void
+object_slot_publish(uintptr_t *slot, uintptr_t v)
+{
+	const struct vm_sleep_ops *ops;
+	ck_spinlock_t *lk;
+	uintptr_t old;
+
+	VM_ASSERT((v & (VM_SLOT_BUSY | VM_SLOT_WANTED)) == 0);
+	ck_pr_fence_unlock();
+	old = (uintptr_t)ck_pr_fas_ptr((void **)slot, (void *)v);
+	VM_ASSERT((old & VM_SLOT_BUSY) != 0);
+	if (!(old & VM_SLOT_WANTED))
+		return;
+	ops = ck_pr_load_ptr(&sleep_ops);
+	VM_PANIC_IF(ops == NULL, "vm_set_sleep_ops: hooks removed while a "
+	    "thread sleeps on slot %p", (void *)slot);
+	lk = wait_lock(slot);
+	wait_lock_take(lk);
+	ck_spinlock_unlock(lk);
+	ops->wakeup(slot);
+}
+
+/* ------------------------------------------------------------------ */
+/* Finding and creating pages.                                         */
+
+/*
+ * object_page_common: the page of a physical or segment object, or the
+ * resident page at *slot.  Returns 0 (found), 1 (not found: *slot is the
+ * page's slot, *v its word), -ENOMEM (no slot-table node).
+ */
+static int
+object_page_common(struct vm_object *obj, uint64_t offset, paddr_t *pa,
+    enum vm_object_found *how, uintptr_t **slotp, uintptr_t *vp)
 {
 	uintptr_t *slot, v;
-	struct vm_page *pg;
-	int err = 0;
 
 	VM_ASSERT(offset < obj->o_size && (offset & (PAGE_SIZE - 1)) == 0);
 	if (obj->o_kind == VM_OBJ_PHYS) {
@@ -298,24 +506,34 @@ vm_object_page(vm_object_t obj, uint64_t offset, paddr_t *pa,
 		*how = VM_OBJPG_RESIDENT;
 		return 0;
 	}
-	v = vm_slot_lock(slot);
-	if (v != 0) {
-		vm_slot_unlock(slot, v);
-		*pa = page_to_pa((struct vm_page *)v);
-		*how = VM_OBJPG_RESIDENT;
-		return 0;
-	}
+	*slotp = slot;
+	*vp = v;
+	return 1;
+}
+
+/*
+ * object_fill: makes the page at offset, the caller owning the (empty)
+ * slot's BUSY bit; publishes it (or an empty slot on failure).  Calls the
+ * pager's get with no rvmm lock held but this bit.
+ */
+static int
+object_fill(struct vm_object *obj, uint64_t offset, uintptr_t *slot,
+    paddr_t *pa, enum vm_object_found *how)
+{
+	struct vm_page *pg;
+	int err;
+
 	/* New pages are zeroed: a pager that fills less leaks nothing. */
 	pg = vm_frame_alloc(PAGE_ZERO);
 	if (pg == NULL) {
-		vm_slot_unlock(slot, 0);
+		object_slot_publish(slot, 0);
 		return -ENOMEM;
 	}
 	if (obj->o_kind == VM_OBJ_PAGER) {
 		err = obj->o_ops->get(obj->o_priv, offset, pg);
 		if (err != 0) {
 			page_free(pg, 0);
-			vm_slot_unlock(slot, 0);
+			object_slot_publish(slot, 0);
 			return err == -ENOMEM ? -ENOMEM : -EFAULT;
 		}
 		*how = VM_OBJPG_PAGEDIN;
@@ -326,7 +544,61 @@ vm_object_page(vm_object_t obj, uint64_t offset, paddr_t *pa,
 	pg->pg_owner.o.offset = offset;
 	pg->pg_owner.o.refs = 0;
 	ck_pr_inc_64(&obj->o_resident);
-	vm_slot_unlock(slot, (uintptr_t)pg);
+	object_slot_publish(slot, (uintptr_t)pg);
 	*pa = page_to_pa(pg);
 	return 0;
+}
+
+int
+vm_object_page(vm_object_t obj, uint64_t offset, paddr_t *pa,
+    enum vm_object_found *how)
+{
+	enum vm_object_found how_local;
+	bool counted = false;
+	uintptr_t *slot, v;
+	int r;
+
+	vm_object_check(obj, "vm_object_page");
+	if (how == NULL)
+		how = &how_local;
+	r = object_page_common(obj, offset, pa, how, &slot, &v);
+	if (r <= 0)
+		return r;
+	for (;;) {
+		if (v == 0 && ck_pr_cas_ptr((void **)slot, NULL,
+		    (void *)VM_SLOT_BUSY)) {
+			ck_pr_fence_lock();
+			return object_fill(obj, offset, slot, pa, how);
+		}
+		if (v & VM_SLOT_BUSY) {
+			if (!counted)
+				ck_pr_inc_64(&obj->o_waits);
+			counted = true;
+			object_slot_wait(slot);
+		} else if (v != 0) {
+			/* Made by the holder we waited for. */
+			*pa = page_to_pa((struct vm_page *)v);
+			*how = VM_OBJPG_RESIDENT;
+			return 0;
+		}
+		v = (uintptr_t)ck_pr_load_ptr((void **)slot);
+	}
+}
+
+int
+vm_object_page_try(vm_object_t obj, uint64_t offset, paddr_t *pa,
+    enum vm_object_found *how)
+{
+	uintptr_t *slot, v;
+	int r;
+
+	r = object_page_common(obj, offset, pa, how, &slot, &v);
+	if (r <= 0)
+		return r;
+	/* Anonymous pages are made here: no get, nothing that sleeps. */
+	if (v != 0 || obj->o_kind != VM_OBJ_ANON ||
+	    !ck_pr_cas_ptr((void **)slot, NULL, (void *)VM_SLOT_BUSY))
+		return -EAGAIN;
+	ck_pr_fence_lock();
+	return object_fill(obj, offset, slot, pa, how);
 }

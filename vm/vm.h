@@ -63,4 +63,15 @@ void vm_set_bootargs(const char *args);
 /* vm_bootargs: the string given to vm_set_bootargs(), or "". */
 const char *vm_bootargs(void);
 
+/*
+ * vm_stats_dump: prints one compact summary per layer (pages, zones,
+ * kmalloc, maps, faults, pmap, cross-calls), a few lines each, from the
+ * layers' statistics (vm_dump.c).  The test and benchmark images call it
+ * at the end of a run when vm_stats_requested(bootargs), i.e. with the
+ * bootarg stats=1.
+ * => thread context, after vm_boot().
+ */
+void vm_stats_dump(void);
+bool vm_stats_requested(const char *bootargs);
+
 #endif /* RVMM_VM_VM_H */

@@ -161,6 +161,8 @@ static struct zone *zone_desc_zone;	/* (C) every other zone's descriptor */
 
 struct zone_dmap zone_dmap[HAL_MAX_MEM_REGIONS];
 unsigned zone_ndmap;
+/* True when zone_dmap[] holds every RAM region (zone_page_of_slow). */
+static bool zone_dmap_all;
 
 static CK_LIST_HEAD(zone_list_head, zone) zone_list =
     CK_LIST_HEAD_INITIALIZER(zone_list);
@@ -991,12 +993,14 @@ zone_free_slow(struct zone *z, void *obj)
 void *
 zone_alloc(zone_t z, unsigned flags)
 {
+	VM_PANIC_IF(z == NULL, "zone_alloc(NULL, %#x): no zone", flags);
 	return zone_alloc_inline(z, flags);
 }
 
 void
 zone_free(zone_t z, void *obj)
 {
+	VM_PANIC_IF(z == NULL, "zone_free(NULL, %p): no zone", obj);
 	VM_PANIC_IF(obj == NULL, "zone_free(%s, NULL)", z->z_name);
 #if VM_DEBUG_LEVEL >= 1
 	(void)zone_obj_slab(z, obj, "zone_free");
@@ -1271,8 +1275,12 @@ zone_create(const char *name, size_t size, size_t align, zone_ctor_t ctor,
     zone_dtor_t dtor, unsigned flags)
 {
 	VM_ASSERT(zone_ready);
-	return zone_create_internal(name, size, align, ctor, dtor,
-	    flags & (ZONE_NOMAG | ZONE_DEBUG | ZONE_NODEBUG | ZONE_KMALLOC));
+	/* A name is required; unknown flag bits are a caller's mistake.
+	   (ZONE_KMALLOC is kmalloc's own, outside zone.h.) */
+	if (name == NULL ||
+	    (flags & ~(ZONE_NOMAG | ZONE_DEBUG | ZONE_NODEBUG | ZONE_KMALLOC)))
+		return NULL;
+	return zone_create_internal(name, size, align, ctor, dtor, flags);
 }
 
 int
@@ -1355,6 +1363,10 @@ zone_page_of_slow(const void *va)
 		if (off < zone_dmap[i].dm_len)
 			return zone_dmap[i].dm_pages + (off >> PAGE_SHIFT);
 	}
+	/* Every region is in the table: va is in none (a stack or static
+	   address, say), and the caller names itself in its panic. */
+	if (zone_dmap_all)
+		return NULL;
 	return kva_to_page(va);
 }
 
@@ -1380,6 +1392,7 @@ zone_dmap_init(void)
 		zone_dmap[zone_ndmap].dm_pages = pg;
 		zone_ndmap++;
 	}
+	zone_dmap_all = zone_ndmap == nm;
 }
 
 void

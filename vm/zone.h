@@ -218,6 +218,27 @@ size_t zone_size(zone_t z);
 void zone_dump(zone_t z);
 
 /*
+ * Totals over every zone alive now (zone_stats of each, summed; a
+ * snapshot: a destroyed zone's counts went with it).
+ * zone_totals() fills *out; zone_dump_summary() prints them in two lines,
+ * the second naming the zones that hold the most memory.
+ * => thread context (takes the zone list lock with interrupts off).
+ */
+struct zone_totals {
+	size_t zones;
+	size_t slabs;
+	size_t objs_in_use, objs_cached;
+	size_t mem_held, waste;		/* bytes */
+	uint64_t allocs, frees, mag_hits;
+	uint64_t depot_trips;		/* depot_gets + depot_puts */
+	uint64_t slab_allocs, slab_frees;
+	uint64_t contention, slab_contention;
+	uint64_t failures;
+};
+void zone_totals(struct zone_totals *out);
+void zone_dump_summary(void);
+
+/*
  * zone_is_valid: walks the zone's slabs, free lists and depot and checks
  * the invariants of vm/zone_impl.h (and the poison of free objects in a
  * debug zone).  Expensive.

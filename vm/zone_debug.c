@@ -427,3 +427,97 @@ out:
 	hal_intr_restore(is);
 	return ok;
 }
+
+/* ------------------------------------------------------------------ */
+/* Totals over every zone (zone_totals, zone_dump_summary).            */
+
+#define ZT_TOP 3
+
+struct zt_walk {
+	struct zone_totals *t;
+	struct {
+		const char *name;
+		size_t held;
+	} top[ZT_TOP];			/* by mem_held, largest first */
+};
+
+static void
+zt_add(struct zone *z, void *arg)
+{
+	struct zt_walk *w = arg;
+	struct zone_totals *t = w->t;
+	struct zone_stats st;
+
+	zone_stats(z, &st);
+	t->zones++;
+	t->slabs += st.slabs;
+	t->objs_in_use += st.objs_in_use;
+	t->objs_cached += st.objs_cached;
+	t->mem_held += st.mem_held;
+	t->waste += st.waste;
+	t->allocs += st.allocs;
+	t->frees += st.frees;
+	t->mag_hits += st.mag_hits;
+	t->depot_trips += st.depot_gets + st.depot_puts;
+	t->slab_allocs += st.slab_allocs;
+	t->slab_frees += st.slab_frees;
+	t->contention += st.contention;
+	t->slab_contention += st.slab_contention;
+	t->failures += st.failures;
+	for (unsigned i = 0; i < ZT_TOP; i++) {
+		if (w->top[i].name != NULL && w->top[i].held >= st.mem_held)
+			continue;
+		for (unsigned k = ZT_TOP - 1; k > i; k--)
+			w->top[k] = w->top[k - 1];
+		w->top[i].name = st.name;
+		w->top[i].held = st.mem_held;
+		break;
+	}
+}
+
+static void
+zt_walk(struct zt_walk *w, struct zone_totals *out)
+{
+	memset(w, 0, sizeof(*w));
+	memset(out, 0, sizeof(*out));
+	w->t = out;
+	zone_list_foreach(zt_add, w);
+}
+
+void
+zone_totals(struct zone_totals *out)
+{
+	struct zt_walk w;
+
+	zt_walk(&w, out);
+}
+
+void
+zone_dump_summary(void)
+{
+	struct zone_totals t;
+	struct zt_walk w;
+	char top[160];
+	int len = 0;
+
+	zt_walk(&w, &t);
+	kprintf("zone: %zu zones, %zu slabs, %zu KiB held (%zu KiB waste), "
+	    "in use %zu cached %zu; allocs %llu frees %llu mag hits %llu "
+	    "depot trips %llu slab %llu/%llu contention %llu/%llu "
+	    "failures %llu\n", t.zones, t.slabs, t.mem_held / 1024,
+	    t.waste / 1024, t.objs_in_use, t.objs_cached,
+	    (unsigned long long)t.allocs, (unsigned long long)t.frees,
+	    (unsigned long long)t.mag_hits,
+	    (unsigned long long)t.depot_trips,
+	    (unsigned long long)t.slab_allocs,
+	    (unsigned long long)t.slab_frees,
+	    (unsigned long long)t.contention,
+	    (unsigned long long)t.slab_contention,
+	    (unsigned long long)t.failures);
+	for (unsigned i = 0; i < ZT_TOP && w.top[i].name != NULL &&
+	    (size_t)len < sizeof(top); i++)
+		len += ksnprintf(top + len, sizeof(top) - (size_t)len,
+		    " %s %zu KiB", w.top[i].name, w.top[i].held / 1024);
+	if (len > 0)
+		kprintf("zone: most held:%s\n", top);
+}

@@ -17,7 +17,9 @@
  * every implementation is called through a function pointer.  Output:
  * one JSON line per (workload, impl) as in ../shared/BENCH.md, target
  * "host", the best of `runs` rounds (each round runs every implementation
- * once, in turn), with the ratio to mimalloc.
+ * once, in turn), with the ratio to mimalloc and the spread of the rounds
+ * (ops_per_s_min, ops_per_s_max: the slowest and the fastest round's
+ * rate; ops_per_s is the fastest's).
  *
  * Every implementation runs its own copy of each workload's loop
  * (BM_INSTANCE): the loops are always_inline bodies instantiated once per
@@ -376,7 +378,8 @@ run(const struct workload *w, unsigned runs)
 	unsigned n = hal_ncpus();
 	struct {
 		uint64_t ns, ops, trips;
-	} best[NIMPL] = { { 0, 0, 0 } };
+		uint64_t min_rate;	/* the slowest round's ops/s */
+	} best[NIMPL] = { { 0, 0, 0, 0 } };
 	uint64_t mi_rate = 0;
 
 	for (unsigned r = 0; r < runs; r++) {
@@ -395,6 +398,9 @@ run(const struct workload *w, unsigned runs)
 			for (unsigned c = 0; c < n; c++)
 				ops += w->work == BM_CROSS ? cr_cpus[c].ops :
 				    bm_cpus[c].ops;
+			if (best[k].ns == 0 || bench_rate(ops, ns) <
+			    best[k].min_rate)
+				best[k].min_rate = bench_rate(ops, ns);
 			/* Best rate: ops/ns compared by cross-multiplying. */
 			if (best[k].ns == 0 || (unsigned __int128)ops *
 			    best[k].ns > (unsigned __int128)best[k].ops * ns) {
@@ -409,7 +415,7 @@ run(const struct workload *w, unsigned runs)
 		    best[IMPL_MIMALLOC].ns);
 	for (unsigned k = 0; k < NIMPL; k++) {
 		uint64_t rate = bench_rate(best[k].ops, best[k].ns);
-		char ctr[160];
+		char ctr[240];
 		int len = 0;
 
 		if (best[k].ns == 0)
@@ -424,6 +430,10 @@ run(const struct workload *w, unsigned runs)
 		} else {
 			len = ksnprintf(ctr, sizeof(ctr), "\"runs\":%u", runs);
 		}
+		len += ksnprintf(ctr + len, sizeof(ctr) - (size_t)len,
+		    ",\"ops_per_s_min\":%llu,\"ops_per_s_max\":%llu",
+		    (unsigned long long)best[k].min_rate,
+		    (unsigned long long)rate);
 		if (k == IMPL_RVMM)
 			ksnprintf(ctr + len, sizeof(ctr) - (size_t)len,
 			    ",\"depot_trips_per_1000\":%llu",
@@ -447,6 +457,40 @@ kmain_secondary(void)
 		hal_cpu_relax();
 	vm_boot_cpu();
 	smp_idle_loop();
+}
+
+/*
+ * bm_words_match: each comma-separated word of list matches (as a
+ * substring) a workload name of wl[0..n), or an implementation name when
+ * wl is NULL.  Prints the words that match nothing.
+ */
+static bool
+bm_words_match(const char *list, const struct workload *wl, size_t n,
+    const char *what)
+{
+	const char *p = list;
+	bool all = true;
+
+	while (*p != '\0') {
+		const char *e = strchr(p, ',');
+		size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
+		char word[64];
+		bool found = len == 0;
+		if (len >= sizeof(word))
+			len = sizeof(word) - 1;
+		memcpy(word, p, len);
+		word[len] = '\0';
+		for (size_t i = 0; i < (wl != NULL ? n : NIMPL) && !found; i++)
+			found = bootarg_list_matches(word,
+			    wl != NULL ? wl[i].name : impls[i].name);
+		if (!found) {
+			kprintf("Bail out! rvmm-bench-malloc: no %s matches "
+			    "\"%s\"\n", what, word);
+			all = false;
+		}
+		p = e != NULL ? e + 1 : p + strlen(p);
+	}
+	return all;
 }
 
 void
@@ -477,8 +521,15 @@ kmain(void)
 	kprintf("# rvmm-bench-malloc: %u harts, %llu ops per hart, best of "
 	    "%u, VM_DEBUG_LEVEL %d\n", hal_ncpus(), (unsigned long long)ops,
 	    runs ? runs : 1, VM_DEBUG_LEVEL);
+	/* A word of bench= or impl= that selects nothing is a typo. */
+	if (!bm_words_match(sel, wl, sizeof(wl) / sizeof(wl[0]), "benchmark") ||
+	    !bm_words_match(impl_sel, NULL, 0, "implementation"))
+		hal_poweroff(2);
 	for (size_t i = 0; i < sizeof(wl) / sizeof(wl[0]); i++)
 		if (bootarg_list_matches(sel, wl[i].name))
 			run(&wl[i], runs ? runs : 1);
+	/* Bootarg stats=1: one summary per layer (vm_dump.c). */
+	if (vm_stats_requested(args))
+		vm_stats_dump();
 	hal_poweroff(0);
 }

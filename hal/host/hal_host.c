@@ -88,6 +88,10 @@ static struct timespec host_t0;
 #define HOST_REGION0_BASE 0x80000000ull
 #define HOST_REGION1_BASE 0x100000000ull
 #define HOST_FW_RESERVED (2ull << 20)
+/* Smallest mem=: the smallest at which every suite passes (the page
+   suite keeps contiguous runs of up to 12 MiB live at once, beside the
+   firmware reserve, the frame array and the caches). */
+#define HOST_MEM_MIN (40ull << 20)
 
 static struct hal_mem_range host_regions[2];
 static void *host_arena[2];
@@ -308,6 +312,25 @@ host_secondary(void *arg)
 	kmain_secondary();
 }
 
+/*
+ * Early arguments (before any cpu exists, so no panic): a value that is
+ * not a number stops the program with a message.
+ */
+static uint64_t
+host_arg_u64(const char *key, uint64_t dflt)
+{
+	char buf[32];
+	uint64_t v;
+
+	if (!bootarg_get(host_bootargs, key, buf, sizeof(buf)))
+		return dflt;
+	if (!bootarg_parse_u64(buf, &v)) {
+		fprintf(stderr, "hal_host: %s=%s: not a number\n", key, buf);
+		exit(2);
+	}
+	return v;
+}
+
 /* Bootarg uwin=low|high: the user window (pmap.h), before vm_boot(). */
 static bool
 host_user_window(void)
@@ -352,17 +375,23 @@ main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IONBF, 0);
 
-	host_ncpus = (unsigned)bootarg_u64(host_bootargs, "harts", 4);
+	host_ncpus = (unsigned)host_arg_u64("harts", 4);
 	if (host_ncpus < 1 || host_ncpus > HAL_MAX_CPUS) {
 		fprintf(stderr, "hal_host: harts=%u out of range 1..%u\n",
 		    host_ncpus, HAL_MAX_CPUS);
 		return 2;
 	}
-	mem = bootarg_u64(host_bootargs, "mem", 64ull << 20);
-	mem2 = bootarg_u64(host_bootargs, "mem2", 0);
-	if (mem < (4ull << 20) || mem % HAL_PAGE_SIZE || mem2 % HAL_PAGE_SIZE ||
-	    mem > HOST_REGION1_BASE - HOST_REGION0_BASE) {
-		fprintf(stderr, "hal_host: bad mem=/mem2= sizes\n");
+	mem = host_arg_u64("mem", 64ull << 20);
+	mem2 = host_arg_u64("mem2", 0);
+	if (mem < HOST_MEM_MIN || mem % HAL_PAGE_SIZE || mem2 % HAL_PAGE_SIZE ||
+	    mem > HOST_REGION1_BASE - HOST_REGION0_BASE ||
+	    (mem2 != 0 && mem2 < (1ull << 20))) {
+		fprintf(stderr, "hal_host: mem=%llu, mem2=%llu: mem must be "
+		    "a multiple of 4K from %lluM to %lluM, mem2 0 or at least "
+		    "1M\n", (unsigned long long)mem, (unsigned long long)mem2,
+		    (unsigned long long)(HOST_MEM_MIN >> 20),
+		    (unsigned long long)((HOST_REGION1_BASE -
+		    HOST_REGION0_BASE) >> 20));
 		return 2;
 	}
 	host_add_region(HOST_REGION0_BASE, mem);

@@ -31,8 +31,8 @@
  *    lower tables; every change of a kernel root slot (a new table, a
  *    1 GiB leaf split or replaced) is copied into every pmap under
  *    pmap_list_lock.  User mappings are U and never G; S-mode reaches
- *    them only with sstatus.SUM set, inside the user-access routines
- *    (copyin/copyout, the test probes), and never executes them.
+ *    them only with sstatus.SUM set, inside the port's user-access
+ *    routines (copyin/copyout, the probes), and never executes them.
  *
  * 3. A and D.  rvmm does not rely on the hardware to set A/D, nor does it
  *    take A/D faults: pmap_enter sets A on every leaf and D on writable
@@ -77,6 +77,7 @@
  *    invariants of pmap_impl.h.
  */
 #include <errno.h>
+#include <string.h>
 
 #include <ck_pr.h>
 #include <ck_spinlock.h>
@@ -667,7 +668,13 @@ pmap_protect(pmap_t p, vaddr_t start, vaddr_t end, unsigned prot)
 /* ------------------------------------------------------------------ */
 /* Lookups.                                                            */
 
-/* Walks p for va with no lock: 0 and the leaf, or -ENOENT. */
+/*
+ * Walks p for va: 0 and the leaf, or -ENOENT.  Under p's lock, or as a
+ * lockless walker (walk_lockless): then a table it reaches may be
+ * unlinked meanwhile, but is not freed before the walk ends.  At debug
+ * level 1 a walk that still finds itself in a freed table (its magic
+ * gone) panics: the protection of shootdown.c section 7 failed.
+ */
 static int
 walk(pmap_t p, vaddr_t va, pte_t *leaf, unsigned *level)
 {
@@ -675,6 +682,16 @@ walk(pmap_t p, vaddr_t va, pte_t *leaf, unsigned *level)
 
 	for (unsigned l = ROOT;; l--) {
 		pte_t v = pte_load(&t[sv39_index(va, l)]);
+#if VM_DEBUG_LEVEL >= 1
+		if (l != ROOT) {
+			ck_pr_fence_load();
+			struct vm_page *tpg = pa_to_page(hal_virt_to_phys(t));
+			VM_PANIC_IF(tpg == NULL || PT_MAGIC(tpg) !=
+			    PT_MAGIC_VALUE, "pmap walk(%p, %#lx): walked a freed "
+			    "page-table page at level %u", (void *)p,
+			    (unsigned long)va, l);
+		}
+#endif
 		if (!pte_valid(v))
 			return -ENOENT;
 		if (pte_leaf(v)) {
@@ -685,7 +702,31 @@ walk(pmap_t p, vaddr_t va, pte_t *leaf, unsigned *level)
 		if (l == 0)
 			return -ENOENT;
 		t = table_at(pte_pa(v));
+		for (unsigned i = ck_pr_load_uint(&pmap_walk_delay); i > 0; i--)
+			hal_cpu_relax();	/* debug: widen the race */
 	}
+}
+
+/*
+ * walk_lockless: walk() without p's lock, announced in this hart's
+ * walk_seq so that no page-table page it may reach is freed before it
+ * ends (shootdown.c section 7).  pre: interrupts off, p this hart's.
+ */
+static int
+walk_lockless(struct pmap_cpu *pc, pmap_t p, vaddr_t va, pte_t *leaf,
+    unsigned *level)
+{
+	uint64_t seq = pc->walk_seq;
+	int r;
+
+	ck_pr_store_64(&pc->walk_seq, seq + 1);
+	/* The announcement before any table load (Dekker with the freer). */
+	ck_pr_fence_memory();
+	r = walk(p, va, leaf, level);
+	/* Every table load before the end. */
+	ck_pr_fence_memory();
+	ck_pr_store_64(&pc->walk_seq, seq + 2);
+	return r;
 }
 
 int
@@ -724,7 +765,7 @@ pmap_fault_fixup(vaddr_t va, unsigned access)
 
 	if (p == NULL || !sv39_va_canonical(va))
 		return -EFAULT;
-	if (walk(p, va, &v, &l) != 0 || !(v & PTE_A))
+	if (walk_lockless(pc, p, va, &v, &l) != 0 || !(v & PTE_A))
 		return -EFAULT;
 	if ((access & HAL_FAULT_READ) && !(v & PTE_R))
 		return -EFAULT;
@@ -782,6 +823,7 @@ pmap_create(void)
 	}
 	p = page_to_kva(spg);
 	ck_spinlock_init(&p->lock);
+	p->magic = PMAP_MAGIC;
 	p->kernel = false;
 	p->self_pg = spg;
 	p->root_pa = page_to_pa(rpg);
@@ -826,6 +868,9 @@ pmap_destroy(pmap_t p)
 {
 	VM_PANIC_IF(p == NULL || p == &pmap_kernel_store,
 	    "pmap_destroy(%p): not a user pmap", (void *)p);
+	VM_PANIC_IF(ck_pr_load_64(&p->magic) != PMAP_MAGIC,
+	    "pmap_destroy(%p): not a live pmap (destroyed already?)",
+	    (void *)p);
 	for (unsigned c = 0; c < hal_ncpus(); c++)
 		VM_PANIC_IF(ck_pr_load_64(&p->active[c / 64]) >> (c % 64) & 1,
 		    "pmap_destroy(%p): still active on cpu %u", (void *)p, c);
@@ -855,6 +900,7 @@ pmap_destroy(pmap_t p)
 	page_free(rpg, 0);
 	ck_pr_dec_64(&total_tables);
 	ck_pr_dec_64(&npmaps);
+	ck_pr_store_64(&p->magic, PMAP_DEAD);
 	page_free(p->self_pg, 0);
 }
 
@@ -1051,9 +1097,13 @@ pmap_bootstrap(void)
 	asid_init(hw, (unsigned)bootarg_u64(vm_bootargs(), "asid_bits",
 	    SATP_ASID_BITS));
 	if (bootarg_get(vm_bootargs(), "shootdown", buf, sizeof(buf))) {
-		for (unsigned h = 0; h < 3; h++)
-			if (bootarg_list_has(buf, pmap_shootdown_name(h)))
-				pmap_set_shootdown(h);
+		unsigned h = 0;
+		while (h < 3 && strcmp(buf, pmap_shootdown_name(h)) != 0)
+			h++;
+		if (h == 3)
+			panic("bootarg shootdown=%s: expected ipi, rfence or "
+			    "flushall", buf);
+		pmap_set_shootdown(h);
 	}
 	/* Nothing printed: the test images' first line must be TAP's. */
 }

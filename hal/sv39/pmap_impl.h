@@ -54,8 +54,13 @@
  * kernel's, shared by every pmap (pmap.c section 2).
  */
 
+#define PMAP_MAGIC 0x706d61705f6f6b21ull		/* "pmap_ok!" */
+#define PMAP_DEAD 0x706d61705f646561ull		/* "pmap_dea" */
+
 struct pmap {
 	ck_spinlock_t lock;
+	uint64_t magic;				/* (C) PMAP_MAGIC; PMAP_DEAD
+						   once destroyed */
 	bool kernel;				/* (C) */
 	paddr_t root_pa;			/* (C) */
 	pte_t *root;				/* (C) hal_phys_to_virt(root_pa) */
@@ -73,6 +78,10 @@ struct pmap {
 struct pmap_cpu {
 	pmap_t cur;				/* (L) pmap in satp */
 	unsigned cur_asid;			/* (L) ASID in satp */
+	uint64_t walk_seq;			/* (A) odd while this hart walks
+						   tables without the pmap lock
+						   (shootdown.c section 7);
+						   written by its hart only */
 	struct pmap_cpu_stats st;		/* (S) */
 } HAL_CACHE_ALIGNED;
 
@@ -118,6 +127,10 @@ void pmap_local_flush_asid(unsigned asid);
 void pmap_local_flush_va(vaddr_t va, unsigned asid);
 void pmap_local_flush_va_all(vaddr_t va);
 extern bool pmap_paging_on;
+
+void pmap_flush_wait_walkers(void);
+extern unsigned pmap_walk_delay;		/* (A) debug */
+extern bool pmap_walk_unprotected;		/* (A) debug */
 
 /* asid.c */
 void asid_init(unsigned hw_bits, unsigned cap_bits);

@@ -50,6 +50,25 @@
  *
  * 6. Debug: pmap_debug_skip_remote(true) drops every remote request and
  *    owed bit, leaving stale entries behind on purpose.
+ *
+ * 7. Software walkers.  Hardware walks end with the target's flush, but
+ *    pmap_fault_fixup walks this hart's tables in S-mode code without the
+ *    pmap lock, and an SBI remote fence (rfence) is carried out in M-mode
+ *    between two of its instructions: the initiator's fence returns while
+ *    the walker may still hold a pointer to a table it unlinked.  (The
+ *    ipi and flushall methods would wait, since the walker runs with
+ *    interrupts off; rfence does not.)  So a lockless walker makes its
+ *    hart's walk_seq odd for the walk (a full fence after, and before it
+ *    makes it even again), and before the initiator frees unlinked tables
+ *    it waits, for every other hart whose walk_seq it reads odd, until
+ *    that value changes: the walk that might have seen the old link has
+ *    ended.  A Dekker pair with the unlink: PTE store, full fence, read
+ *    walk_seq; walk_seq store, full fence, read PTEs.  Either the walker
+ *    reads the unlinked entry, or the initiator sees it walking.  Walks
+ *    are a few loads with interrupts off, so the wait is short and never
+ *    waits on a hart that waits for us.  pmap_debug_lockless_walks()
+ *    widens the window and can switch the wait off, so a test shows that
+ *    the walk then meets a freed table.
  */
 #include <ck_pr.h>
 
@@ -61,6 +80,36 @@
 bool pmap_paging_on;				/* (A) satp is Sv39 everywhere */
 static enum pmap_shootdown shoot_how = PMAP_SHOOTDOWN_RFENCE;	/* (A) */
 static bool skip_remote;			/* (A) debug */
+
+unsigned pmap_walk_delay;			/* (A) debug */
+bool pmap_walk_unprotected;			/* (A) debug */
+
+/* Section 7: waits until no other hart is inside a walk it began before. */
+void
+pmap_flush_wait_walkers(void)
+{
+	unsigned self = hal_cpu_id(), n = hal_ncpus();
+
+	if (ck_pr_load_8((uint8_t *)&pmap_walk_unprotected))
+		return;
+	/* The unlinking stores before the walk_seq loads. */
+	ck_pr_fence_memory();
+	for (unsigned c = 0; c < n; c++) {
+		uint64_t s = ck_pr_load_64(&pmap_cpus[c].walk_seq);
+		if (c == self || (s & 1) == 0)
+			continue;
+		while (ck_pr_load_64(&pmap_cpus[c].walk_seq) == s)
+			hal_cpu_relax();
+	}
+	ck_pr_fence_memory();
+}
+
+void
+pmap_debug_lockless_walks(unsigned delay_spins, bool unprotected)
+{
+	ck_pr_store_uint(&pmap_walk_delay, delay_spins);
+	ck_pr_store_8((uint8_t *)&pmap_walk_unprotected, unprotected);
+}
 
 static const char *const shoot_names[] = {
 	[PMAP_SHOOTDOWN_IPI] = "ipi",
@@ -323,7 +372,10 @@ pmap_flush_commit(struct pmap_flush *f)
 		}
 	}
 out:
-	/* Every hart that could walk them has flushed: free the tables. */
+	/* Every hart that could walk them has flushed, and no software walk
+	   that could still reach one runs (section 7): free the tables. */
+	if (f->freeq != NULL)
+		pmap_flush_wait_walkers();
 	while (f->freeq != NULL) {
 		struct vm_page *pg = f->freeq;
 		f->freeq = (struct vm_page *)PT_NEXT(pg);
