@@ -87,6 +87,7 @@ extern struct rv_arrival rv_secondary_log[RV_MAX_PARK];
 
 /* Generous: on a loaded 2-core machine a vCPU may wait long for a core. */
 #define RV_CHECKIN_TIMEOUT_NS 10000000000ull
+#define RV_PARK_FALLBACK_NS 1000000000ull
 
 static struct rv_cpu rv_cpus[HAL_MAX_CPUS];
 static uint8_t rv_stacks[HAL_MAX_CPUS][RV_STACK_SIZE] __attribute__((aligned(16)));
@@ -432,7 +433,35 @@ rv_boot(unsigned long hartid, const void *dtb)
 		kprintf("# rvmm: hart %lu entered the kernel with the boot hart; "
 		    "released from its parking slot\n", h);
 	}
+	bool offered = false;
 	while (ck_pr_load_uint(&rv_checked_in) != rv_ncpus) {
+		/*
+		 * Seen under heavy host load: OpenSBI lets a second hart into
+		 * _start (it lost the lottery and parks) and yet answers
+		 * hart_start for it with success, so it waits for a slot that
+		 * is never given.  After a second, offer every hart that has
+		 * not started a slot: one that parked takes it; one that HSM
+		 * does start never looks at it.
+		 */
+		if (!offered && ck_pr_load_uint(&rv_boot_lottery) > 1 + parked &&
+		    hal_time_ns() - t0 > RV_PARK_FALLBACK_NS) {
+			offered = true;
+			for (unsigned i = 1; i < rv_ncpus &&
+			    parked < RV_MAX_PARK; i++) {
+				if (ck_pr_load_uint(&rv_cpus[i].started))
+					continue;
+				unsigned long h = rv_cpus[i].hc.hartid;
+				ck_pr_store_ptr(&rv_park[parked].cpu, &rv_cpus[i]);
+				ck_pr_fence_store();
+				ck_pr_store_64(
+				    (uint64_t *)&rv_park[parked].hartid_plus1,
+				    h + 1);
+				parked++;
+				kprintf("# rvmm: hart %lu not in after 1 s with "
+				    "%u harts in _start: parking slot offered\n",
+				    h, ck_pr_load_uint(&rv_boot_lottery));
+			}
+		}
 		if (hal_time_ns() - t0 > RV_CHECKIN_TIMEOUT_NS) {
 			kprintf("rvmm: %u arrivals at rv_secondary_entry, %u "
 			    "at _start\n", ck_pr_load_uint(&rv_secondary_arrivals),
