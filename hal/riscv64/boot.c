@@ -36,23 +36,23 @@
  * 6. Paging.  The harts start in Bare mode; vm_boot() -> pmap_bootstrap()
  *    (hal/sv39) builds the kernel page table and switches cpu 0 to Sv39;
  *    the others switch themselves in vm_boot_cpu(), which the test
- *    kernel's kmain_secondary() calls once vm_boot() has returned.  RAM is mapped identity, so hal_phys_to_virt()
- *    stays the identity and nothing the port set up moves; the port tells
- *    the pmap what to map with hal_kernel_image() (W^X sections from the
- *    linker script) and hal_mmio_regions() (the test finisher), and
- *    whether Svpbmt exists (the ISA string).  Bootarg uwin=low puts user
- *    space at [0, 2 GiB) (pmap.h section 1); the finisher, below 2 GiB,
- *    then sits at its alias pmap_mmio_va(), which hal_poweroff uses once
- *    satp is not Bare.  sstatus.SUM is cleared on
- *    every hart here and stays clear: the kernel reaches user pages only
- *    through the user-access routines (usercopy.S: copyin, copyout,
- *    copyinstr; probe.S: the test probes), which set it around their
- *    accesses.  A stray kernel access to a user page then faults and
- *    panics (vm_fault_trap refuses it) instead of touching whatever the
- *    current process mapped there.  (QEMU flushes its whole TLB when SUM
- *    changes, so a probe of a user page costs a flush there; the tests
- *    that must see stale translations hold SUM set across their probes,
- *    which then leave it as they found it.)
+ *    kernel's kmain_secondary() calls once vm_boot() has returned.  RAM
+ *    is mapped identity, so hal_phys_to_virt() stays the identity and
+ *    nothing the port set up moves; the port tells the pmap what to map
+ *    with hal_kernel_image() (W^X sections from the linker script) and
+ *    hal_mmio_regions() (the test finisher), and whether Svpbmt exists
+ *    (the ISA string).  Bootarg uwin=low puts user space at [0, 2 GiB)
+ *    (pmap.h section 1); the finisher, below 2 GiB, then sits at its
+ *    alias pmap_mmio_va(), which hal_poweroff uses once satp is not Bare.
+ *    sstatus.SUM is cleared on every hart here and stays clear: the
+ *    kernel reaches user pages only through the user-access routines
+ *    (usercopy.S: copyin, copyout, copyinstr; probe.S: the test probes),
+ *    which set it around their accesses.  A stray kernel access to a user
+ *    page then faults and panics (vm_fault_trap refuses it) instead of
+ *    touching whatever the current process mapped there.  (QEMU flushes
+ *    its whole TLB when SUM changes, so a probe of a user page costs a
+ *    flush there; the tests that must see stale translations hold SUM set
+ *    across their probes, which then leave it as they found it.)
  */
 #include <string.h>
 
