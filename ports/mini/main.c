@@ -687,12 +687,17 @@ mini_main(unsigned long hartid, const void *dtb)
 			continue;
 		long e = mini_sbi_hart_start(h,
 		    (unsigned long)mini_secondary_entry, 0);
-		if (e == -6) {	/* SBI_ERR_ALREADY_AVAILABLE: parked in _start */
-			ck_pr_fence_store();
-			ck_pr_store_64((uint64_t *)&mini_release[h], 1);
-		} else if (e != 0) {
+		/* -6: SBI_ERR_ALREADY_AVAILABLE (the hart is parked in _start) */
+		if (e != 0 && e != -6)
 			panic("mini: SBI hart_start(%u) failed: %ld", h, e);
-		}
+		/*
+		 * Release it from _start's parking loop in either case:
+		 * OpenSBI 1.1 may also report success for a hart that it
+		 * let into _start; one that did start at
+		 * mini_secondary_entry never looks at mini_release.
+		 */
+		ck_pr_fence_store();
+		ck_pr_store_64((uint64_t *)&mini_release[h], 1);
 	}
 	uint64_t t0 = hal_time_ns();
 	while (smp_online_count() != hal_ncpus() &&
