@@ -21,12 +21,14 @@
 #include "vm/page.h"
 
 #define WALK_DELAY 200
+#define WALK_PAUSE 400
 
 struct walk_race {
 	pmap_t p;
 	vaddr_t va;
 	paddr_t frame;
 	unsigned rounds;
+	unsigned pause;		/* relax loops after each remove */
 	unsigned done;		/* (A) cpu 0 finished */
 	unsigned walks;		/* (A) walks made by cpu 1 */
 	unsigned hits;		/* (A) walks that found the page mapped */
@@ -59,6 +61,11 @@ walk_race_worker(void *arg)
 			    PMAP_SIZE_4K) != 0)
 				break;
 			ck_pr_inc_uint(&w->removes);
+			/* Keep the freed tables free a while before the
+			   next enter takes them back (a walk that reached
+			   one then sees it freed). */
+			for (unsigned k = 0; k < w->pause; k++)
+				hal_cpu_relax();
 		}
 		ck_pr_store_uint(&w->done, 1);
 	}
@@ -66,7 +73,7 @@ walk_race_worker(void *arg)
 
 /* Runs the race; returns false if it could not be set up. */
 static bool
-walk_race_run(struct walk_race *w, unsigned rounds)
+walk_race_run(struct walk_race *w, unsigned rounds, unsigned pause)
 {
 	struct vm_page *pg = page_alloc(0, PAGE_ZERO);
 
@@ -81,6 +88,7 @@ walk_race_run(struct walk_race *w, unsigned rounds)
 	w->va = pmap_user_max() - PMAP_SIZE_1G;
 	w->frame = page_to_pa(pg);
 	w->rounds = rounds;
+	w->pause = pause;
 	smp_run(walk_race_worker, w);
 	pmap_destroy(w->p);
 	page_free(pg, 0);
@@ -98,7 +106,7 @@ KTEST(pmap, lockless_walk_vs_table_free)
 	}
 	tables0 = pmap_table_pages(pmap_kernel());
 	pmap_debug_lockless_walks(WALK_DELAY, false);
-	KT_ASSERT(walk_race_run(&w, (unsigned)ktest_iters(2000)));
+	KT_ASSERT(walk_race_run(&w, (unsigned)ktest_iters(2000), WALK_PAUSE));
 	pmap_debug_lockless_walks(0, false);
 	ktest_note("%u removes (each freeing 2 tables), %u lockless walks, "
 	    "%u found the page", w.removes, w.walks, w.hits);
@@ -113,7 +121,7 @@ KTEST_EXPLICIT(wrong_pmap_walk_unprotected, walk_unprotected)
 
 	KT_ASSERT(hal_ncpus() >= 2);
 	pmap_debug_lockless_walks(WALK_DELAY, true);
-	KT_ASSERT(walk_race_run(&w, 200000));
+	KT_ASSERT(walk_race_run(&w, 1000000, WALK_PAUSE));
 	pmap_debug_lockless_walks(0, false);
 	KT_FAIL("%u walks met no freed table in %u removes", w.walks,
 	    w.removes);
