@@ -106,7 +106,7 @@ KTEST(pmap, lockless_walk_vs_table_free)
 	}
 	tables0 = pmap_table_pages(pmap_kernel());
 	pmap_debug_lockless_walks(WALK_DELAY, false);
-	KT_ASSERT(walk_race_run(&w, (unsigned)ktest_iters(2000), WALK_PAUSE));
+	KT_ASSERT(walk_race_run(&w, (unsigned)ktest_iters(2000), 0));
 	pmap_debug_lockless_walks(0, false);
 	ktest_note("%u removes (each freeing 2 tables), %u lockless walks, "
 	    "%u found the page", w.removes, w.walks, w.hits);
