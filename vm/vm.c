@@ -72,3 +72,12 @@ vm_boot_cpu(void)
 	pmap_bootstrap_cpu();
 	hal_intr_restore(s);
 }
+
+_Noreturn void
+vm_secondary_idle(void)
+{
+	while (!vm_booted())
+		hal_cpu_relax();
+	vm_boot_cpu();
+	smp_idle_loop();
+}

@@ -47,6 +47,14 @@ void vm_boot(void);
  */
 void vm_boot_cpu(void);
 
+/*
+ * vm_secondary_idle: the whole life of a hart that only serves rvmm's
+ * smp_run() jobs (rvmm's test and benchmark kernels): waits until vm_boot()
+ * has returned, calls vm_boot_cpu(), then idles in smp_idle_loop().
+ * pre: a hart other than the boot hart, interrupts on.  Never returns.
+ */
+_Noreturn void vm_secondary_idle(void);
+
 /* vm_booted: true once vm_boot() has returned.  pre: any context. */
 bool vm_booted(void);
 

@@ -453,10 +453,7 @@ run(const struct workload *w, unsigned runs)
 _Noreturn void
 kmain_secondary(void)
 {
-	while (!vm_booted())
-		hal_cpu_relax();
-	vm_boot_cpu();
-	smp_idle_loop();
+	vm_secondary_idle();
 }
 
 /*

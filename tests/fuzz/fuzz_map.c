@@ -44,10 +44,7 @@ kmain(void)
 _Noreturn void
 kmain_secondary(void)
 {
-	while (!vm_booted())
-		hal_cpu_relax();
-	vm_boot_cpu();
-	smp_idle_loop();
+	vm_secondary_idle();
 }
 
 _Noreturn void

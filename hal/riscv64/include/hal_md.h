@@ -11,8 +11,6 @@
 #define RVMM_HAL_RISCV64_HAL_MD_H
 
 #define HAL_MD_CPU 1
-#define HAL_MD_SSTATUS_SIE 0x2ul
-
 static inline struct hal_cpu *
 hal_cpu(void)
 {
@@ -22,29 +20,6 @@ hal_cpu(void)
 	return c;
 }
 
-static inline hal_intr_t
-hal_intr_disable(void)
-{
-	unsigned long v;
-
-	__asm__ __volatile__("csrrci %0, sstatus, 2" : "=r"(v)::"memory");
-	return v & HAL_MD_SSTATUS_SIE;
-}
-
-static inline void
-hal_intr_restore(hal_intr_t state)
-{
-	if (state & HAL_MD_SSTATUS_SIE)
-		__asm__ __volatile__("csrsi sstatus, 2" ::: "memory");
-}
-
-static inline bool
-hal_intr_enabled(void)
-{
-	unsigned long v;
-
-	__asm__ __volatile__("csrr %0, sstatus" : "=r"(v)::"memory");
-	return (v & HAL_MD_SSTATUS_SIE) != 0;
-}
+#include "../md/hal_md_sie.h"
 
 #endif /* RVMM_HAL_RISCV64_HAL_MD_H */
