@@ -53,7 +53,8 @@
 #include <string.h>
 
 #include "lib/assert.h"
-#include "vm/map_impl.h"
+#include "vm/amap.h"
+#include "vm/layer_impl.h"
 
 uint64_t vm_slot_nodes;
 

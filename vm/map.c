@@ -129,51 +129,15 @@
 #include "vm/kmalloc.h"
 #include "vm/map_impl.h"
 
-zone_t vm_anon_zone;
 static zone_t vm_map_zone, vm_entry_zone;
 static vm_map_t kernel_map;
 static bool map_ready;
-static unsigned fail_every;		/* (A) */
-static unsigned fail_count;		/* (A) */
 
 #define PAGE_MASK ((vaddr_t)PAGE_SIZE - 1)
 #define E(n) rb_entry((n), struct vm_map_entry, e_node)
 
 /* ------------------------------------------------------------------ */
-/* Allocation, failure injection.                                      */
-
-void
-vm_debug_set_fail_every(unsigned n)
-{
-	ck_pr_store_uint(&fail_count, 0);
-	ck_pr_store_uint(&fail_every, n);
-}
-
-bool
-vm_fail_now(void)
-{
-	unsigned n = ck_pr_load_uint(&fail_every);
-
-	if (n == 0)
-		return false;
-	return ck_pr_faa_uint(&fail_count, 1) % n == n - 1;
-}
-
-void *
-vm_zalloc(zone_t z)
-{
-	if (vm_fail_now())
-		return NULL;
-	return zone_alloc(z, 0);
-}
-
-struct vm_page *
-vm_frame_alloc(unsigned flags)
-{
-	if (vm_fail_now())
-		return NULL;
-	return page_alloc(0, flags);
-}
+/* Entries.                                                            */
 
 struct vm_map_entry *
 vm_entry_alloc(void)
@@ -631,16 +595,12 @@ vm_map_init(void)
 		return;
 	zone_init();
 	kmalloc_init();
+	vm_layer_init();
 	vm_map_zone = zone_create("vm-map", sizeof(struct vm_map),
 	    HAL_CACHE_LINE, NULL, NULL, 0);
 	vm_entry_zone = zone_create("vm-map-entry",
 	    sizeof(struct vm_map_entry), 0, NULL, NULL, 0);
-	vm_anon_zone = zone_create("vm-anon", sizeof(struct vm_anon), 0,
-	    NULL, NULL, 0);
-	vm_object_zone = zone_create("vm-object", sizeof(struct vm_object), 0,
-	    NULL, NULL, 0);
-	VM_PANIC_IF(vm_map_zone == NULL || vm_entry_zone == NULL ||
-	    vm_anon_zone == NULL || vm_object_zone == NULL,
+	VM_PANIC_IF(vm_map_zone == NULL || vm_entry_zone == NULL,
 	    "vm_map_init: cannot create zones");
 
 	n = hal_mem_regions(&r);

@@ -1,41 +1,9 @@
 /*
- * map_impl.h: layouts, locks and invariants of maps, objects and anons
- * (private to vm/map.c, vm/map_nommu.c, vm/fault.c, vm/object.c,
- * vm/amap.c).  The theory of operation is in vm/map.c (without an MMU,
- * also in vm/map_nommu.c).
- *
- * Lock order (a lock may be taken while holding the ones above it):
- *	1. a map's lock: the writer side (mmap/munmap/mprotect/copy/destroy)
- *	   or the reader side (vm_fault); with VM_MAPF_MAPLOCK, m_maplock
- *	1a. without an MMU: the shared map's writer side, after a user
- *	   map's (vm/map_nommu.c section 4)
- *	2. a slot of the map's amap (VM_SLOT_BUSY), one at a time
- *	3. a slot of an object's page table, one at a time, taken only
- *	   with a try (CAS), never waited for while 1 or 2 is held
- *	4. the pmap's lock (inside pmap_enter/remove/protect), the page
- *	   allocator's and the zones' locks (inside their calls)
- *	5. a wait lock of object.c (section 7), held alone or inside 3, and
- *	   released by the kernel's sleep hook
- * An object slot held busy across a pager's get (which may sleep) is
- * held with nothing above it: the fault drops 1 and 2 first (fault.c 5).
- * Waiting for a busy object slot (spinning or sleeping) happens with no
- * other rvmm lock held (object.c 7).
- * Forbidden: taking a map lock while holding a slot (so a pager's get,
- * which holds an object slot busy, must not touch the map that faulted);
- * sleeping with any of 1-4 held; a map's writer side
- * with interrupts disabled (it waits for readers that may be waiting for
- * this hart's acknowledgement of a shootdown); two maps' writer sides at
- * once, except vm_map_copy: src then dst, dst being new and private to
- * the caller, and, without an MMU, a user map then the shared map.  The
- * last vm_object_release() under a writer side is deferred to its release
- * (object.c 8), so the pager's put and release run with no lock held.
- *
- * Field legend:
- *	(C) constant after creation
- *	(W) written only under the map's writer lock; read under either side
- *	(A) atomic (ck_pr), any context
- *	(S) under the slot's VM_SLOT_BUSY bit
- *	(L) the owning cpu, not migrating
+ * map_impl.h: layouts and invariants of maps and their entries, and the
+ * map primitives that vm/map.c shares with vm/map_nommu.c, vm/fault.c and
+ * vm/copy.c (private to vm/).  The theory of operation is in vm/map.c
+ * (without an MMU, also in vm/map_nommu.c); the layer's lock order and
+ * field legend are in vm/layer_impl.h, objects in vm/object_impl.h.
  *
  * Invariants (vm_map_is_valid() checks every one):
  *	I1 entries are page-aligned, start < end, inside [m_min, m_max),
@@ -79,10 +47,9 @@
 #include "lib/smp.h"
 #include "vm/amap.h"
 #include "vm/fault.h"
+#include "vm/layer_impl.h"
 #include "vm/map.h"
-#include "vm/object.h"
-#include "vm/page.h"
-#include "vm/zone.h"
+#include "vm/object_impl.h"
 
 VM_STATIC_ASSERT(VM_PROT_READ == PMAP_PROT_READ &&
     VM_PROT_WRITE == PMAP_PROT_WRITE && VM_PROT_EXEC == PMAP_PROT_EXEC,
@@ -137,61 +104,6 @@ struct vm_map {
 	struct vm_map_reader m_readers[HAL_MAX_CPUS];
 };
 
-#define VM_OBJECT_MAGIC 0x766d6f626a656374ull	/* "vmobject" */
-#define VM_OBJECT_DEAD 0x646561646f626a21ull	/* "deadobj!" */
-
-struct vm_object {
-	uint32_t o_refs;		/* (A) */
-	uint64_t o_magic;		/* (A) VM_OBJECT_MAGIC while alive, then
-					   VM_OBJECT_DEAD; word 1, so a free
-					   slab link (word 0) leaves it */
-	uint8_t o_kind;			/* (C) enum vm_object_kind */
-	uint8_t o_maxprot;		/* (C) */
-	uint64_t o_size;		/* (C) bytes */
-	paddr_t o_pa;			/* (C) physical objects */
-	const struct vm_pager_ops *o_ops; /* (C) pager objects */
-	void *o_priv;			/* (C) */
-	struct vm_page *o_seg;		/* (C) no MMU: the run holding every
-					   page (object.c section 6) */
-	struct vm_slots o_pages;	/* frames by page offset: nodes (A),
-					   words (S) */
-	uint64_t o_resident;		/* (A) frames held */
-	uint64_t o_waits;		/* (A) waits for a busy page */
-	struct vm_object *o_dead;	/* (L) dead, teardown deferred
-					   (object.c section 8) */
-};
-
-/*
- * vm_object_check: panics, naming fn, unless obj is a live object (a
- * released one, or a pointer that never was an object, is misuse).
- */
-void vm_object_check(vm_object_t obj, const char *fn);
-
-/* ------------------------------------------------------------------ */
-/* Helpers shared by the files of the layer.                           */
-
-/* One spin of a wait loop: serve cross-calls if interrupts are off. */
-static inline void
-vm_spin_wait(void)
-{
-	if (!hal_intr_enabled())
-		smp_call_poll();
-	hal_cpu_relax();
-}
-
-/* Failure injection (vm_debug_set_fail_every). */
-bool vm_fail_now(void);
-
-/* Allocation helpers honouring failure injection. */
-struct vm_page *vm_frame_alloc(unsigned flags);
-void *vm_zalloc(zone_t z);
-
-/* The zones of the layer (map.c creates them). */
-extern zone_t vm_anon_zone, vm_object_zone;
-
-/* Slot-table frames held by every table (stats). */
-extern uint64_t vm_slot_nodes;	/* (A) */
-
 /* The fault path's view of an entry lookup (map.c). */
 struct vm_map_entry *vm_map_lookup_locked(vm_map_t map, vaddr_t va);
 void vm_map_read_lock(vm_map_t map);
@@ -234,35 +146,12 @@ void vm_map_unmap_locked(vm_map_t map, vaddr_t s, vaddr_t e,
  */
 #define VM_NOMMU_MIN ((vaddr_t)HAL_PAGE_SIZE)
 #define VM_NOMMU_MAX ((vaddr_t)1 << 56)		/* physical addresses */
-/*
- * No MMU (object.c section 6): a new anonymous object whose pages are the
- * run of size bytes at run (zeroed), which it takes over; NULL when no
- * memory (the run stays the caller's).
- */
-vm_object_t vm_object_segment_create(struct vm_page *run, uint64_t size);
 long vm_map_nommu_mmap(vm_map_t map, vaddr_t addr, size_t size,
     unsigned prot, unsigned flags, vm_object_t obj, uint64_t offset,
     vaddr_t align, unsigned maxprot);
 int vm_map_nommu_munmap(vm_map_t map, vaddr_t addr, size_t size);
 void vm_map_nommu_destroy_locked(vm_map_t map);
 bool vm_map_nommu_is_valid(vm_map_t map);
-
-/*
- * object.c section 7: vm_object_page for the fault path, which holds the
- * map's reader side and maybe an amap slot: never waits, never calls the
- * pager.  -EAGAIN: the page is busy or must be paged in; the caller drops
- * what it holds and calls vm_object_page (holding a reference on obj).
- */
-int vm_object_page_try(vm_object_t obj, uint64_t offset, paddr_t *pa,
-    enum vm_object_found *how);
-/*
- * object.c section 8: vm_map_write_lock calls vm_object_defer_begin once
- * it holds the writer side; vm_map_write_unlock calls vm_object_defer_end
- * before it lets go and vm_object_reap on what that returned after.
- */
-void vm_object_defer_begin(void);
-struct vm_object *vm_object_defer_end(void);
-void vm_object_reap(struct vm_object *dead);
 
 /* fault.c: per-cpu current map (vm_map_activate). */
 void vm_fault_set_current(vm_map_t map);

@@ -78,9 +78,8 @@
 #include <errno.h>
 
 #include "lib/assert.h"
-#include "vm/map_impl.h"
+#include "vm/object_impl.h"
 
-zone_t vm_object_zone;
 
 static struct vm_object *
 object_new(enum vm_object_kind kind, uint64_t size, unsigned maxprot)
