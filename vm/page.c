@@ -28,6 +28,25 @@
  *    first would need a queue; the bottom of a stack is as good here).
  *    Marks follow Linux's per-CPU page lists: batch 31, high 6 * batch
  *    for order 0, smaller for higher orders.
+ *    Hit paths.  page_alloc and page_free begin with the common case
+ *    inline: one load of page_slow (nonzero in the global mode, with
+ *    failure injection or with poisoning, each of which has work the hit
+ *    path does not do), then a pop or push with interrupts off, the
+ *    frame's state change (PG_PCP <-> PG_ALLOC), one per-CPU counter.
+ *    page_free first makes the checks of a valid free that misuse fails
+ *    (a frame of the first region's array, head of an allocated block of
+ *    this order, not a run); anything else, misuse included, goes to the
+ *    out-of-line slow path, which checks everything again and panics with
+ *    the function and its arguments.  Everything else (misses, refills,
+ *    spills, other regions, zeroing) is out of line as well.
+ *    Concurrency contract of a cache: only its cpu touches it, with
+ *    interrupts off, so the other users on that cpu (page_free from an
+ *    IPI handler, the drain IPI below) never see it half-changed; other
+ *    cpus read only `count`, atomically (page_cpu_stats), and a frame in
+ *    a cache changes state only through its owner (the merge in
+ *    buddy_free_locked reads it atomically and never merges a PG_PCP
+ *    frame).  The hit paths keep this contract; they only leave out what
+ *    page_slow says is not needed.
  *
  * 4. Draining.  A cached block is invisible to other cpus.  When the buddy
  *    allocator cannot satisfy a request, page_drain_all() asks every cpu,
@@ -116,6 +135,15 @@ static enum page_mode page_mode;		/* (A) read-mostly */
 static unsigned fail_every;			/* (A) */
 static unsigned fail_counter;			/* (A) */
 static bool poison_on = VM_DEBUG_LEVEL >= 2;	/* (A) */
+/*
+ * Why the per-CPU hit paths of page_alloc/page_free may not be taken (see
+ * 3. in the theory comment); 0 lets them run.  Read-mostly: one load on
+ * every call instead of three.
+ */
+#define PAGE_SLOW_GLOBAL 0x1u	/* page_mode is PAGE_MODE_GLOBAL */
+#define PAGE_SLOW_FAIL 0x2u	/* failure injection on */
+#define PAGE_SLOW_POISON 0x4u	/* poisoning on */
+static unsigned page_slow = VM_DEBUG_LEVEL >= 2 ? PAGE_SLOW_POISON : 0; /* (A) */
 static uint64_t failures, injected, contig_allocs;	/* (A) */
 static page_reclaim_fn reclaim_fns[PAGE_MAX_RECLAIM];
 static unsigned nreclaim;
@@ -160,6 +188,24 @@ page_region_of(const struct vm_page *pg)
 			return r;
 	}
 	return NULL;
+}
+
+/*
+ * Whether pg is an entry of the first region's frame array (the hit path
+ * of page_free; page_region_of finds the others).  One compare: the byte
+ * offset rotated right by log2(sizeof(*pg)) is below npages only if it is
+ * a multiple of the size (else low bits rotate to the top).
+ */
+static inline bool
+page_in_first(const struct vm_page *pg)
+{
+	_Static_assert((sizeof(*pg) & (sizeof(*pg) - 1)) == 0,
+	    "struct vm_page: a power-of-two size");
+	const unsigned sh = __builtin_ctzl(sizeof(*pg));
+	uintptr_t off = (uintptr_t)pg - (uintptr_t)regions[0].pages;
+
+	return ((off >> sh) | (off << (sizeof(off) * 8 - sh))) <
+	    regions[0].npages;
 }
 
 /* ------------------------------------------------------------------ */
@@ -582,6 +628,14 @@ page_prepare(struct vm_page *pg, size_t n, unsigned flags)
 			memset(hal_phys_to_virt(pg[i].pg_pa), 0, PAGE_SIZE);
 }
 
+/* The PAGE_ZERO part of page_prepare, for the hit path. */
+static __attribute__((noinline)) void
+page_zero(struct vm_page *pg, unsigned order)
+{
+	for (size_t i = 0; i < (size_t)1 << order; i++)
+		memset(hal_phys_to_virt(pg[i].pg_pa), 0, PAGE_SIZE);
+}
+
 static size_t
 page_run_reclaim(void)
 {
@@ -609,8 +663,13 @@ page_refill_slow(int attempt, unsigned flags)
 	return 0;
 }
 
-struct vm_page *
-page_alloc(unsigned order, unsigned flags)
+/*
+ * page_alloc_slow: everything but a hit of the per-CPU hit path below:
+ * cache misses, the global mode, failure injection, poisoning, orders
+ * that are not cached.
+ */
+static __attribute__((noinline)) struct vm_page *
+page_alloc_slow(unsigned order, unsigned flags)
 {
 	struct vm_page *pg = NULL;
 
@@ -653,6 +712,36 @@ page_alloc(unsigned order, unsigned flags)
 fail:
 	ck_pr_inc_64(&failures);
 	return NULL;
+}
+
+struct vm_page *
+page_alloc(unsigned order, unsigned flags)
+{
+	VM_ASSERT(order <= PAGE_MAX_ORDER);
+	/* The hit path: a pop with interrupts off (3. in the theory
+	   comment).  page_slow == 0: per-CPU mode, no failure injection, no
+	   poison to check. */
+	if (__builtin_expect(order < PAGE_PCP_ORDERS &&
+	    ck_pr_load_uint(&page_slow) == 0, 1)) {
+		hal_intr_t s = hal_intr_disable();
+		struct page_cpu *c = &page_cpus[hal_cpu_id()];
+		struct vm_page *pg = pcp_pop_local(c, &c->pcp[order], order);
+		if (__builtin_expect(pg != NULL, 1)) {
+			VM_ASSERT(pg_state(pg) == PG_PCP && pg_order(pg) == order);
+			pg_set_state(pg, PG_ALLOC);
+			stat_inc(&c->st.pcp_allocs);
+			hal_intr_restore(s);
+			/* What page_prepare does without poisoning. */
+			pg->pg_flags &= ~PGF_POISONED;
+			for (size_t i = 1; i < (size_t)1 << order; i++)
+				pg[i].pg_flags &= ~PGF_POISONED;
+			if (__builtin_expect(flags & PAGE_ZERO, 0))
+				page_zero(pg, order);
+			return pg;
+		}
+		hal_intr_restore(s);
+	}
+	return page_alloc_slow(order, flags);
 }
 
 /* Validates a block being freed; panics on misuse. */
@@ -703,8 +792,9 @@ page_check_free(struct vm_page *pg, size_t order_or_n, bool contig)
 	return r;
 }
 
-void
-page_free(struct vm_page *pg, unsigned order)
+/* page_free_slow: every page_free that the hit path below does not take. */
+static __attribute__((noinline)) void
+page_free_slow(struct vm_page *pg, unsigned order)
 {
 	struct page_region *r = page_check_free(pg, order, false);
 
@@ -728,6 +818,45 @@ page_free(struct vm_page *pg, unsigned order)
 		region_unlock(r);
 	}
 	hal_intr_restore(s);
+}
+
+static __attribute__((noinline)) void
+pcp_spill_batch_local(struct page_cpu *c, struct page_pcp *l, unsigned order)
+{
+	pcp_spill_local(c, l, order, l->batch);
+	stat_inc(&c->st.spills);
+}
+
+void
+page_free(struct vm_page *pg, unsigned order)
+{
+	/*
+	 * The hit path: the checks of page_check_free that a valid free
+	 * passes (a frame of the only region, an allocated head of this
+	 * order, not a run), then a push with interrupts off.  Anything
+	 * else, and every misuse, goes to page_free_slow, which checks
+	 * again and panics naming the misuse.
+	 */
+	if (__builtin_expect(order < PAGE_PCP_ORDERS &&
+	    ck_pr_load_uint(&page_slow) == 0 && page_in_first(pg) &&
+	    pg_state(pg) == PG_ALLOC && pg_order(pg) == order &&
+	    !(pg->pg_flags & PGF_CONTIG), 1)) {
+		hal_intr_t s = hal_intr_disable();
+		struct page_cpu *c = &page_cpus[hal_cpu_id()];
+		struct page_pcp *l = &c->pcp[order];
+		unsigned n = l->count + 1;
+		stat_inc(&c->st.frees);
+		/* pcp_push_local without the order, which is already right. */
+		pg_set_state(pg, PG_PCP);
+		pg->pg_link.cle_next = l->head;
+		l->head = pg;
+		ck_pr_store_uint(&l->count, n);
+		if (__builtin_expect(n > l->high, 0))
+			pcp_spill_batch_local(c, l, order);
+		hal_intr_restore(s);
+		return;
+	}
+	page_free_slow(pg, order);
 }
 
 /* ------------------------------------------------------------------ */
@@ -984,6 +1113,10 @@ void
 page_set_mode(enum page_mode mode)
 {
 	ck_pr_store_uint((unsigned *)&page_mode, mode);
+	if (mode == PAGE_MODE_PERCPU)
+		ck_pr_and_uint(&page_slow, ~PAGE_SLOW_GLOBAL);
+	else
+		ck_pr_or_uint(&page_slow, PAGE_SLOW_GLOBAL);
 	ck_pr_fence_memory();
 	page_drain_all();
 }
@@ -1006,12 +1139,20 @@ page_set_fail_every(unsigned n)
 {
 	ck_pr_store_uint(&fail_counter, 0);
 	ck_pr_store_uint(&fail_every, n);
+	if (n == 0)
+		ck_pr_and_uint(&page_slow, ~PAGE_SLOW_FAIL);
+	else
+		ck_pr_or_uint(&page_slow, PAGE_SLOW_FAIL);
 }
 
 void
 page_set_poison(bool on)
 {
 	ck_pr_store_8((uint8_t *)&poison_on, on);
+	if (on)
+		ck_pr_or_uint(&page_slow, PAGE_SLOW_POISON);
+	else
+		ck_pr_and_uint(&page_slow, ~PAGE_SLOW_POISON);
 }
 
 /* ------------------------------------------------------------------ */

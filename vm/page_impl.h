@@ -38,7 +38,8 @@ struct page_pcp {
 						   for page_cpu_stats() */
 	unsigned batch;				/* (C) blocks moved per refill/spill */
 	unsigned high;				/* (C) spill above this many */
-};
+} __attribute__((aligned(32)));	/* a power of two: the hit paths index
+					   pcp[order] with a shift */
 
 /* Per-CPU counters; page_cpu_stats() turns them into struct page_cpu_stats. */
 struct page_cpu_counters {
@@ -54,7 +55,7 @@ struct page_cpu_counters {
 struct page_cpu {
 	struct page_pcp pcp[PAGE_PCP_ORDERS];	/* (L); count also (A) */
 	struct page_cpu_counters st;		/* (S) */
-} HAL_CACHE_ALIGNED;
+} __attribute__((aligned(256)));	/* a power of two, as pcp above */
 
 /*
  * Invariants (checked by page_is_valid):
