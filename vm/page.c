@@ -31,7 +31,7 @@
  *    Hit paths.  page_alloc and page_free begin with the common case
  *    inline: one load of page_slow (nonzero in the global mode, with
  *    failure injection or with poisoning, each of which has work the hit
- *    path does not do), then a pop or push with interrupts off, the
+ *    path does not do), then a pop or push inside busy (below), the
  *    frame's state change (PG_PCP <-> PG_ALLOC), one per-CPU counter.
  *    page_free first makes the checks of a valid free that misuse fails
  *    (a frame of the first region's array, head of an allocated block of
@@ -39,14 +39,25 @@
  *    out-of-line slow path, which checks everything again and panics with
  *    the function and its arguments.  Everything else (misses, refills,
  *    spills, other regions, zeroing) is out of line as well.
- *    Concurrency contract of a cache: only its cpu touches it, with
- *    interrupts off, so the other users on that cpu (page_free from an
- *    IPI handler, the drain IPI below) never see it half-changed; other
- *    cpus read only `count`, atomically (page_cpu_stats), and a frame in
- *    a cache changes state only through its owner (the merge in
+ *    Concurrency contract of a cache: only its cpu touches it, and the
+ *    other users on that cpu (page_free from an IPI handler, the drain
+ *    IPI below) never see it half-changed: the slow paths keep them out
+ *    by disabling interrupts; the hit paths, as the zones' magazines do
+ *    (zone_impl.h, Exclusion), by raising the cpu's `busy` byte before
+ *    their first access and dropping it after their last, with compiler
+ *    barriers on both sides, and no CSR access.  An IPI that interrupts
+ *    a hit path finds busy set: page_free then bypasses the cache (the
+ *    buddy allocator under the region lock), the drain leaves the cache
+ *    alone and reports a miss, and page_drain_all calls that cpu again
+ *    (the hit path has finished by then).  The IPI runs on the cpu it
+ *    interrupts, so program order is all the ordering needed; the cpu
+ *    must not change under a hit path (no preemption in rvmm's kernels,
+ *    hal_preempt_disable).  page_alloc never runs in an IPI handler, so
+ *    only page_free's hit path tests busy.  Other cpus read only
+ *    `count`, atomically (page_cpu_stats), and a frame in a cache
+ *    changes state only through its owner (the merge in
  *    buddy_free_locked reads it atomically and never merges a PG_PCP
- *    frame).  The hit paths keep this contract; they only leave out what
- *    page_slow says is not needed.
+ *    frame).
  *
  * 4. Draining.  A cached block is invisible to other cpus.  When the buddy
  *    allocator cannot satisfy a request, page_drain_all() asks every cpu,
@@ -532,6 +543,27 @@ buddy_alloc_any(unsigned order)
 	return NULL;
 }
 
+/* pcp_enter: this cpu's caches, closed to IPIs until pcp_exit (3.). */
+static inline struct page_cpu *
+pcp_enter(void)
+{
+	struct page_cpu *c;
+
+	hal_preempt_disable();
+	c = &page_cpus[hal_cpu_id()];
+	ck_pr_store_8(&c->busy, 1);
+	ck_pr_barrier();
+	return c;
+}
+
+static inline void
+pcp_exit(struct page_cpu *c)
+{
+	ck_pr_barrier();
+	ck_pr_store_8(&c->busy, 0);
+	hal_preempt_enable();
+}
+
 static void
 pcp_push_local(struct page_cpu *c, struct page_pcp *l, struct vm_page *pg,
     unsigned order)
@@ -683,6 +715,9 @@ page_alloc_slow(unsigned order, unsigned flags)
 		struct page_cpu *c = &page_cpus[hal_cpu_id()];
 		struct page_pcp *l = &c->pcp[order];
 
+		/* Never in an IPI handler (page.h), so never inside a hit
+		   path of this cpu. */
+		VM_ASSERT(!c->busy);
 		if (l->head == NULL) {
 			stat_inc(&c->st.pcp_misses);
 			pcp_refill_local(c, l, order);
@@ -723,14 +758,13 @@ page_alloc(unsigned order, unsigned flags)
 	   poison to check. */
 	if (__builtin_expect(order < PAGE_PCP_ORDERS &&
 	    ck_pr_load_uint(&page_slow) == 0, 1)) {
-		hal_intr_t s = hal_intr_disable();
-		struct page_cpu *c = &page_cpus[hal_cpu_id()];
+		struct page_cpu *c = pcp_enter();
 		struct vm_page *pg = pcp_pop_local(c, &c->pcp[order], order);
 		if (__builtin_expect(pg != NULL, 1)) {
 			VM_ASSERT(pg_state(pg) == PG_PCP && pg_order(pg) == order);
 			pg_set_state(pg, PG_ALLOC);
 			stat_inc(&c->st.pcp_allocs);
-			hal_intr_restore(s);
+			pcp_exit(c);
 			/* What page_prepare does without poisoning. */
 			pg->pg_flags &= ~PGF_POISONED;
 			for (size_t i = 1; i < (size_t)1 << order; i++)
@@ -739,7 +773,7 @@ page_alloc(unsigned order, unsigned flags)
 				page_zero(pg, order);
 			return pg;
 		}
-		hal_intr_restore(s);
+		pcp_exit(c);
 	}
 	return page_alloc_slow(order, flags);
 }
@@ -804,7 +838,8 @@ page_free_slow(struct vm_page *pg, unsigned order)
 	hal_intr_t s = hal_intr_disable();
 	struct page_cpu *c = &page_cpus[hal_cpu_id()];
 	stat_inc(&c->st.frees);
-	if (order < PAGE_PCP_ORDERS &&
+	/* busy: an IPI handler interrupted a hit path of this cpu. */
+	if (order < PAGE_PCP_ORDERS && !c->busy &&
 	    ck_pr_load_uint((unsigned *)&page_mode) == PAGE_MODE_PERCPU) {
 		struct page_pcp *l = &c->pcp[order];
 		pcp_push_local(c, l, pg, order);
@@ -820,11 +855,14 @@ page_free_slow(struct vm_page *pg, unsigned order)
 	hal_intr_restore(s);
 }
 
+/* => inside pcp_enter/pcp_exit: the region lock wants interrupts off. */
 static __attribute__((noinline)) void
 pcp_spill_batch_local(struct page_cpu *c, struct page_pcp *l, unsigned order)
 {
+	hal_intr_t s = hal_intr_disable();
 	pcp_spill_local(c, l, order, l->batch);
 	stat_inc(&c->st.spills);
+	hal_intr_restore(s);
 }
 
 void
@@ -841,8 +879,16 @@ page_free(struct vm_page *pg, unsigned order)
 	    ck_pr_load_uint(&page_slow) == 0 && page_in_first(pg) &&
 	    pg_state(pg) == PG_ALLOC && pg_order(pg) == order &&
 	    !(pg->pg_flags & PGF_CONTIG), 1)) {
-		hal_intr_t s = hal_intr_disable();
+		hal_preempt_disable();
 		struct page_cpu *c = &page_cpus[hal_cpu_id()];
+		if (__builtin_expect(ck_pr_load_8(&c->busy) != 0, 0)) {
+			/* In an IPI handler that interrupted a hit path. */
+			hal_preempt_enable();
+			page_free_slow(pg, order);
+			return;
+		}
+		ck_pr_store_8(&c->busy, 1);
+		ck_pr_barrier();
 		struct page_pcp *l = &c->pcp[order];
 		unsigned n = l->count + 1;
 		stat_inc(&c->st.frees);
@@ -853,7 +899,7 @@ page_free(struct vm_page *pg, unsigned order)
 		ck_pr_store_uint(&l->count, n);
 		if (__builtin_expect(n > l->high, 0))
 			pcp_spill_batch_local(c, l, order);
-		hal_intr_restore(s);
+		pcp_exit(c);
 		return;
 	}
 	page_free_slow(pg, order);
@@ -1080,14 +1126,19 @@ page_free_contig(struct vm_page *pg, size_t npages)
 /* ------------------------------------------------------------------ */
 /* Draining, mode, knobs.                                              */
 
+/* The drain IPI; arg: the cpus it found in a hit path (3.). */
 static void
 page_drain_local(void *arg)
 {
 	struct page_cpu *c = &page_cpus[hal_cpu_id()];
+	uint8_t *missed = arg;
 	bool any = false;
 
-	(void)arg;
 	VM_ASSERT(!hal_intr_enabled());
+	if (c->busy) {
+		ck_pr_store_8(&missed[hal_cpu_id()], 1);
+		return;
+	}
 	for (unsigned o = 0; o < PAGE_PCP_ORDERS; o++) {
 		struct page_pcp *l = &c->pcp[o];
 		if (l->count == 0)
@@ -1102,11 +1153,24 @@ page_drain_local(void *arg)
 void
 page_drain_all(void)
 {
-	hal_cpuset_t all;
+	hal_cpuset_t todo;
+	uint8_t missed[HAL_MAX_CPUS];
+	bool again;
 
 	/* Offline cpus have no caches (lib/smp.c section 3). */
-	smp_online_set(&all);
-	smp_call(&all, page_drain_local, NULL);
+	smp_online_set(&todo);
+	do {
+		memset(missed, 0, sizeof(missed));
+		smp_call(&todo, page_drain_local, missed);
+		hal_cpuset_clear(&todo);
+		again = false;
+		for (unsigned c = 0; c < hal_ncpus(); c++) {
+			if (ck_pr_load_8(&missed[c]) != 0) {
+				hal_cpuset_add(&todo, c);
+				again = true;
+			}
+		}
+	} while (again);
 }
 
 void

@@ -8,7 +8,8 @@
  * interrupts disabled, since the drain IPI takes them too.
  *
  * Field legend: (C) constant after page_init, (F) region lock,
- * (L) owning cpu with interrupts off, (A) atomic, (S) written by the
+ * (L) owning cpu with interrupts off, or in a hit path with `busy` set
+ * (see page.c, 3.), (A) atomic, (S) written by the
  * owner only with stat_inc/stat_add, read by anyone with stat_read.
  */
 #ifndef RVMM_VM_PAGE_IMPL_H
@@ -55,6 +56,8 @@ struct page_cpu_counters {
 struct page_cpu {
 	struct page_pcp pcp[PAGE_PCP_ORDERS];	/* (L); count also (A) */
 	struct page_cpu_counters st;		/* (S) */
+	uint8_t busy;				/* (L) nonzero while the owner is
+						   in a hit path (page.c, 3.) */
 } __attribute__((aligned(256)));	/* a power of two, as pcp above */
 
 /*
