@@ -19,16 +19,31 @@
 
 static uint64_t page_ops;
 
-static void
-pair_worker(void *arg)
+static inline void
+pair_loop(void)
 {
-	(void)arg;
 	for (uint64_t i = 0; i < page_ops / 2; i++) {
 		struct vm_page *pg = page_alloc(0, 0);
 		if (pg == NULL)
 			return;
 		page_free(pg, 0);
 	}
+}
+
+/* One worker per mode, so that a profiler can count one mode alone
+   (docs/BENCHMARKS.md: valgrind --toggle-collect=pair_worker_percpu). */
+static void
+pair_worker_percpu(void *arg)
+{
+	(void)arg;
+	pair_loop();
+}
+
+static void
+pair_worker_global(void *arg)
+{
+	(void)arg;
+	pair_loop();
 }
 
 #define BURST 64
@@ -49,7 +64,8 @@ burst_worker(void *arg)
 }
 
 static void
-run(const char *bench, smp_fn_t worker, uint64_t ops_per_hart)
+run(const char *bench, smp_fn_t worker_percpu, smp_fn_t worker_global,
+    uint64_t ops_per_hart)
 {
 	static const enum page_mode modes[] = { PAGE_MODE_PERCPU, PAGE_MODE_GLOBAL };
 	static const char *const names[] = { "percpu", "global" };
@@ -58,6 +74,8 @@ run(const char *bench, smp_fn_t worker, uint64_t ops_per_hart)
 	for (int m = 0; m < 2; m++) {
 		struct page_stats a, b;
 		char ctr[160];
+
+		smp_fn_t worker = m == 0 ? worker_percpu : worker_global;
 
 		page_set_mode(modes[m]);
 		page_ops = ops_per_hart;
@@ -92,10 +110,10 @@ run(const char *bench, smp_fn_t worker, uint64_t ops_per_hart)
 
 KBENCH(page_pair)
 {
-	run("page.pair", pair_worker, bench_arg_u64("page_ops", 100000));
+	run("page.pair", pair_worker_percpu, pair_worker_global, bench_arg_u64("page_ops", 100000));
 }
 
 KBENCH(page_burst)
 {
-	run("page.burst", burst_worker, bench_arg_u64("page_ops", 100000));
+	run("page.burst", burst_worker, burst_worker, bench_arg_u64("page_ops", 100000));
 }

@@ -413,3 +413,48 @@ KTEST(kmalloc, reclaim_lets_big_allocation_succeed)
 	KT_EXPECT_EQ(kt_free_frames(), before);
 	page_set_poison(VM_DEBUG_LEVEL >= 2 && !(pp != NULL && pp[0] == '0'));
 }
+
+/*
+ * Waste bounds of every class, from the zones' real geometry (slab order
+ * and objects per slab as zone_stats reports them) in the layout without
+ * debug redzones: the slab waste (bytes of a slab block that hold no
+ * object) and the internal waste above 128 bytes (class size minus the
+ * smallest request that lands in the class) are both below 1/8.
+ */
+KTEST(kmalloc, waste_below_one_eighth)
+{
+	bool was_debug;
+	struct zone_stats st;
+
+	kt_init();
+	zone_stats(kmalloc_class_zone(0), &st);
+	was_debug = st.debug;
+	(void)kmalloc_reap_all();
+	int err = kmalloc_set_debug(false);
+	for (unsigned c = 0; c < kmalloc_nclasses(); c++) {
+		size_t cs = kmalloc_class_size(c);
+		size_t lo = c == 0 ? 1 : kmalloc_class_size(c - 1) + 1;
+		zone_stats(kmalloc_class_zone(c), &st);
+		KT_EXPECT_EQ(st.size, cs);
+		if (st.debug) {
+			/* Live objects keep a debug zone's layout. */
+			KT_EXPECT_NE(err, 0);
+			ktest_note("kmalloc-%zu busy: layout not checked", cs);
+			continue;
+		}
+		size_t bytes = (size_t)st.slab_pages * PAGE_SIZE;
+		size_t waste = bytes - (size_t)st.slab_objs * cs;
+		KT_ASSERT(st.slab_objs > 0);
+		KT_EXPECT_LE((size_t)st.slab_objs * cs, bytes);
+		if (waste * 8 >= bytes)
+			KT_FAIL("kmalloc-%zu: slab of %zu bytes holds %u "
+			    "objects, wastes %zu (%zu.%zu%%)", cs, bytes,
+			    st.slab_objs, waste, waste * 100 / bytes,
+			    waste * 1000 / bytes % 10);
+		if (cs > 128 && (cs - lo) * 8 >= cs)
+			KT_FAIL("kmalloc-%zu: request %zu wastes %zu", cs, lo,
+			    cs - lo);
+	}
+	if (was_debug)
+		KT_EXPECT_EQ(kmalloc_set_debug(true), 0);
+}

@@ -524,6 +524,91 @@ KTEST(page, burst_race_percpu)
 	race_run(PAGE_MODE_PERCPU);
 }
 
+/*
+ * The hit paths against the IPIs that meet a cache (vm/page.c, 3.): the
+ * other harts allocate and free order-0 frames as fast as they can (the
+ * hit paths, poisoning off) while cpu 0 drains every cache and sends each
+ * of them a frame to free from the IPI handler, again and again.  A drain
+ * or an IPI free that touched a cache in the middle of a push or pop
+ * would lose or duplicate a frame: the allocator must come back whole.
+ */
+static uint8_t meet_stop;		/* (A) */
+static struct vm_page *meet_slot[HAL_MAX_CPUS];
+
+static void
+meet_worker(void *arg)
+{
+	uint64_t mark = 0x3ee70000ull + hal_cpu_id();
+
+	(void)arg;
+	if (hal_cpu_id() == 0)
+		return;
+	while (!ck_pr_load_8(&meet_stop)) {
+		struct vm_page *pg = page_alloc(0, 0);
+		if (pg == NULL) {
+			KT_FAIL("page_alloc failed");
+			break;
+		}
+		*(volatile uint64_t *)page_to_kva(pg) = mark;
+		if (*(volatile uint64_t *)page_to_kva(pg) != mark)
+			KT_FAIL("frame %#llx handed to two harts",
+			    (unsigned long long)page_to_pa(pg));
+		page_free(pg, 0);
+	}
+}
+
+static void
+meet_free_ipi(void *arg)
+{
+	(void)arg;
+	page_free(meet_slot[hal_cpu_id()], 0);
+}
+
+static void
+meet_driver(void *arg)
+{
+	(void)arg;
+	if (hal_cpu_id() != 0)
+		return;
+	for (uint64_t i = 0; i < ktest_iters(100); i++) {
+		page_drain_all();
+		for (unsigned c = 1; c < hal_ncpus(); c++) {
+			meet_slot[c] = page_alloc(0, 0);
+			KT_ASSERT(meet_slot[c] != NULL);
+			smp_call_one(c, meet_free_ipi, NULL);
+		}
+	}
+	ck_pr_store_8(&meet_stop, 1);
+}
+
+static void
+meet_both(void *arg)
+{
+	meet_driver(arg);
+	meet_worker(arg);
+}
+
+KTEST(page, drain_and_ipi_free_meet_hit_paths)
+{
+	struct page_snap start;
+	struct page_stats a, b;
+
+	page_set_poison(false);
+	snap_take(&start);
+	page_stats(&a);
+	ck_pr_store_8(&meet_stop, 0);
+	smp_run(meet_both, NULL);
+	page_stats(&b);
+	snap_expect_same(&start);
+	if (hal_ncpus() > 1)
+		KT_EXPECT_GT(b.drains, a.drains);
+	ktest_note("%llu drains, %llu frees",
+	    (unsigned long long)(b.drains - a.drains),
+	    (unsigned long long)(b.frees - a.frees));
+	page_set_poison(VM_DEBUG_LEVEL >= 2 &&
+	    bootarg_u64(hal_bootargs(), "page_poison", 1) != 0);
+}
+
 /* Other harts fill their caches, then cpu 0 exhausts memory. */
 static void
 fill_cache_worker(void *arg)

@@ -4,12 +4,27 @@
  * 1. Classes.  16, 32, .., 128 (steps of 16), then eight classes per
  *    doubling up to 8 KiB: 144, 160, .., 256 (steps of 16), 288 .. 512
  *    (32), 576 .. 1024 (64), 1152 .. 2048 (128), 2304 .. 4096 (256),
- *    4608 .. 8192 (512): 56 zones.  A request just above a class boundary
- *    b lands in b + b/8, so the waste above 128 bytes is below 1/8 of the
- *    class (at most 15/144 = 10.4%).  Power-of-two classes are created
- *    with their size as alignment, the others with 16, so any request
- *    gets 16-byte alignment and a power-of-two request (which lands in the
- *    class of exactly its size) its natural alignment.
+ *    and above 4 KiB 4608, 5120, 5456, 6144, 6544, 7296, 7680, 8192:
+ *    56 zones.  The last doubling is not in steps of 512 because 5632,
+ *    6656 and 7168 do not fill a slab of at most 32 KiB (zone.c's
+ *    ZONE_SLAB_MAX_ORDER) to within 1/8; 5456 and 6544 are 32 KiB / 6
+ *    and / 5 rounded down to 16, 7296 the middle of the classes that
+ *    pack four to a 32 KiB slab within 1/8.  Two bounds hold for every
+ *    class (tests/test_kmalloc.c computes both from the zones' geometry):
+ *    - internal waste: a request just above class p lands in the next
+ *      class c and wastes c - p - 1 bytes; above 128 bytes that is below
+ *      1/8 of c, at most 687/6144 = 11.2% (a request of 5457 bytes); in
+ *      the regular doublings the worst is b/8 - 1 over b + b/8 (just
+ *      below 1/9, e.g. 511/4608 = 11.1%);
+ *    - slab waste: the bytes of a slab block that hold no object (tail,
+ *      and the header of an on-slab zone) are below 1/8 of the block, at
+ *      most 3584/32768 = 10.9% (7296: four objects per 32 KiB).  This
+ *      is the zones' layout without debug redzones (which add 16 bytes
+ *      to each object's stride, see 6.).
+ *    Power-of-two classes are created with their size as alignment, the
+ *    others with 16, so any request gets 16-byte alignment and a
+ *    power-of-two request (which lands in the class of exactly its size)
+ *    its natural alignment.
  *
  * 2. Lookup.  One table of zone pointers, no search, no division, no
  *    branch: km_zone_of[(size - 1) >> 4] for every size up to 8 KiB (512
@@ -71,6 +86,11 @@ static unsigned km_fail_count;		/* (A) */
 static uint64_t km_large_allocs, km_large_frees, km_large_pages;	/* (A) */
 static uint64_t km_failures;		/* (A) */
 
+/* The classes above 4 KiB (see 1. in the theory comment). */
+static const size_t km_top[] = {
+	4608, 5120, 5456, 6144, 6544, 7296, 7680, 8192
+};
+
 static void
 kmalloc_make_classes(void)
 {
@@ -78,9 +98,11 @@ kmalloc_make_classes(void)
 
 	for (size_t s = 16; s <= 128; s += 16)
 		km_class_size[n++] = s;
-	for (size_t base = 128; base < KMALLOC_MAX_CLASS; base *= 2)
+	for (size_t base = 128; base < KMALLOC_MAX_CLASS / 2; base *= 2)
 		for (size_t s = base + base / 8; s <= 2 * base; s += base / 8)
 			km_class_size[n++] = s;
+	for (unsigned i = 0; i < sizeof(km_top) / sizeof(km_top[0]); i++)
+		km_class_size[n++] = km_top[i];
 	VM_ASSERT(n == KM_NCLASSES);
 }
 

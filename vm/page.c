@@ -28,6 +28,36 @@
  *    first would need a queue; the bottom of a stack is as good here).
  *    Marks follow Linux's per-CPU page lists: batch 31, high 6 * batch
  *    for order 0, smaller for higher orders.
+ *    Hit paths.  page_alloc and page_free begin with the common case
+ *    inline: one load of page_slow (nonzero in the global mode, with
+ *    failure injection or with poisoning, each of which has work the hit
+ *    path does not do), then a pop or push inside busy (below), the
+ *    frame's state change (PG_PCP <-> PG_ALLOC), one per-CPU counter.
+ *    page_free first makes the checks of a valid free that misuse fails
+ *    (a frame of the first region's array, head of an allocated block of
+ *    this order, not a run); anything else, misuse included, goes to the
+ *    out-of-line slow path, which checks everything again and panics with
+ *    the function and its arguments.  Everything else (misses, refills,
+ *    spills, other regions, zeroing) is out of line as well.
+ *    Concurrency contract of a cache: only its cpu touches it, and the
+ *    other users on that cpu (page_free from an IPI handler, the drain
+ *    IPI below) never see it half-changed: the slow paths keep them out
+ *    by disabling interrupts; the hit paths, as the zones' magazines do
+ *    (zone_impl.h, Exclusion), by raising the cpu's `busy` byte before
+ *    their first access and dropping it after their last, with compiler
+ *    barriers on both sides, and no CSR access.  An IPI that interrupts
+ *    a hit path finds busy set: page_free then bypasses the cache (the
+ *    buddy allocator under the region lock), the drain leaves the cache
+ *    alone and reports a miss, and page_drain_all calls that cpu again
+ *    (the hit path has finished by then).  The IPI runs on the cpu it
+ *    interrupts, so program order is all the ordering needed; the cpu
+ *    must not change under a hit path (no preemption in rvmm's kernels,
+ *    hal_preempt_disable).  page_alloc never runs in an IPI handler, so
+ *    only page_free's hit path tests busy.  Other cpus read only
+ *    `count`, atomically (page_cpu_stats), and a frame in a cache
+ *    changes state only through its owner (the merge in
+ *    buddy_free_locked reads it atomically and never merges a PG_PCP
+ *    frame).
  *
  * 4. Draining.  A cached block is invisible to other cpus.  When the buddy
  *    allocator cannot satisfy a request, page_drain_all() asks every cpu,
@@ -116,6 +146,15 @@ static enum page_mode page_mode;		/* (A) read-mostly */
 static unsigned fail_every;			/* (A) */
 static unsigned fail_counter;			/* (A) */
 static bool poison_on = VM_DEBUG_LEVEL >= 2;	/* (A) */
+/*
+ * Why the per-CPU hit paths of page_alloc/page_free may not be taken (see
+ * 3. in the theory comment); 0 lets them run.  Read-mostly: one load on
+ * every call instead of three.
+ */
+#define PAGE_SLOW_GLOBAL 0x1u	/* page_mode is PAGE_MODE_GLOBAL */
+#define PAGE_SLOW_FAIL 0x2u	/* failure injection on */
+#define PAGE_SLOW_POISON 0x4u	/* poisoning on */
+static unsigned page_slow = VM_DEBUG_LEVEL >= 2 ? PAGE_SLOW_POISON : 0; /* (A) */
 static uint64_t failures, injected, contig_allocs;	/* (A) */
 static page_reclaim_fn reclaim_fns[PAGE_MAX_RECLAIM];
 static unsigned nreclaim;
@@ -160,6 +199,24 @@ page_region_of(const struct vm_page *pg)
 			return r;
 	}
 	return NULL;
+}
+
+/*
+ * Whether pg is an entry of the first region's frame array (the hit path
+ * of page_free; page_region_of finds the others).  One compare: the byte
+ * offset rotated right by log2(sizeof(*pg)) is below npages only if it is
+ * a multiple of the size (else low bits rotate to the top).
+ */
+static inline bool
+page_in_first(const struct vm_page *pg)
+{
+	_Static_assert((sizeof(*pg) & (sizeof(*pg) - 1)) == 0,
+	    "struct vm_page: a power-of-two size");
+	const unsigned sh = __builtin_ctzl(sizeof(*pg));
+	uintptr_t off = (uintptr_t)pg - (uintptr_t)regions[0].pages;
+
+	return ((off >> sh) | (off << (sizeof(off) * 8 - sh))) <
+	    regions[0].npages;
 }
 
 /* ------------------------------------------------------------------ */
@@ -486,6 +543,27 @@ buddy_alloc_any(unsigned order)
 	return NULL;
 }
 
+/* pcp_enter: this cpu's caches, closed to IPIs until pcp_exit (3.). */
+static inline struct page_cpu *
+pcp_enter(void)
+{
+	struct page_cpu *c;
+
+	hal_preempt_disable();
+	c = &page_cpus[hal_cpu_id()];
+	ck_pr_store_8(&c->busy, 1);
+	ck_pr_barrier();
+	return c;
+}
+
+static inline void
+pcp_exit(struct page_cpu *c)
+{
+	ck_pr_barrier();
+	ck_pr_store_8(&c->busy, 0);
+	hal_preempt_enable();
+}
+
 static void
 pcp_push_local(struct page_cpu *c, struct page_pcp *l, struct vm_page *pg,
     unsigned order)
@@ -582,6 +660,14 @@ page_prepare(struct vm_page *pg, size_t n, unsigned flags)
 			memset(hal_phys_to_virt(pg[i].pg_pa), 0, PAGE_SIZE);
 }
 
+/* The PAGE_ZERO part of page_prepare, for the hit path. */
+static __attribute__((noinline)) void
+page_zero(struct vm_page *pg, unsigned order)
+{
+	for (size_t i = 0; i < (size_t)1 << order; i++)
+		memset(hal_phys_to_virt(pg[i].pg_pa), 0, PAGE_SIZE);
+}
+
 static size_t
 page_run_reclaim(void)
 {
@@ -609,8 +695,13 @@ page_refill_slow(int attempt, unsigned flags)
 	return 0;
 }
 
-struct vm_page *
-page_alloc(unsigned order, unsigned flags)
+/*
+ * page_alloc_slow: everything but a hit of the per-CPU hit path below:
+ * cache misses, the global mode, failure injection, poisoning, orders
+ * that are not cached.
+ */
+static __attribute__((noinline)) struct vm_page *
+page_alloc_slow(unsigned order, unsigned flags)
 {
 	struct vm_page *pg = NULL;
 
@@ -624,6 +715,9 @@ page_alloc(unsigned order, unsigned flags)
 		struct page_cpu *c = &page_cpus[hal_cpu_id()];
 		struct page_pcp *l = &c->pcp[order];
 
+		/* Never in an IPI handler (page.h), so never inside a hit
+		   path of this cpu. */
+		VM_ASSERT(!c->busy);
 		if (l->head == NULL) {
 			stat_inc(&c->st.pcp_misses);
 			pcp_refill_local(c, l, order);
@@ -653,6 +747,35 @@ page_alloc(unsigned order, unsigned flags)
 fail:
 	ck_pr_inc_64(&failures);
 	return NULL;
+}
+
+struct vm_page *
+page_alloc(unsigned order, unsigned flags)
+{
+	VM_ASSERT(order <= PAGE_MAX_ORDER);
+	/* The hit path: a pop with interrupts off (3. in the theory
+	   comment).  page_slow == 0: per-CPU mode, no failure injection, no
+	   poison to check. */
+	if (__builtin_expect(order < PAGE_PCP_ORDERS &&
+	    ck_pr_load_uint(&page_slow) == 0, 1)) {
+		struct page_cpu *c = pcp_enter();
+		struct vm_page *pg = pcp_pop_local(c, &c->pcp[order], order);
+		if (__builtin_expect(pg != NULL, 1)) {
+			VM_ASSERT(pg_state(pg) == PG_PCP && pg_order(pg) == order);
+			pg_set_state(pg, PG_ALLOC);
+			stat_inc(&c->st.pcp_allocs);
+			pcp_exit(c);
+			/* What page_prepare does without poisoning. */
+			pg->pg_flags &= ~PGF_POISONED;
+			for (size_t i = 1; i < (size_t)1 << order; i++)
+				pg[i].pg_flags &= ~PGF_POISONED;
+			if (__builtin_expect(flags & PAGE_ZERO, 0))
+				page_zero(pg, order);
+			return pg;
+		}
+		pcp_exit(c);
+	}
+	return page_alloc_slow(order, flags);
 }
 
 /* Validates a block being freed; panics on misuse. */
@@ -703,8 +826,9 @@ page_check_free(struct vm_page *pg, size_t order_or_n, bool contig)
 	return r;
 }
 
-void
-page_free(struct vm_page *pg, unsigned order)
+/* page_free_slow: every page_free that the hit path below does not take. */
+static __attribute__((noinline)) void
+page_free_slow(struct vm_page *pg, unsigned order)
 {
 	struct page_region *r = page_check_free(pg, order, false);
 
@@ -714,7 +838,8 @@ page_free(struct vm_page *pg, unsigned order)
 	hal_intr_t s = hal_intr_disable();
 	struct page_cpu *c = &page_cpus[hal_cpu_id()];
 	stat_inc(&c->st.frees);
-	if (order < PAGE_PCP_ORDERS &&
+	/* busy: an IPI handler interrupted a hit path of this cpu. */
+	if (order < PAGE_PCP_ORDERS && !c->busy &&
 	    ck_pr_load_uint((unsigned *)&page_mode) == PAGE_MODE_PERCPU) {
 		struct page_pcp *l = &c->pcp[order];
 		pcp_push_local(c, l, pg, order);
@@ -728,6 +853,56 @@ page_free(struct vm_page *pg, unsigned order)
 		region_unlock(r);
 	}
 	hal_intr_restore(s);
+}
+
+/* => inside pcp_enter/pcp_exit: the region lock wants interrupts off. */
+static __attribute__((noinline)) void
+pcp_spill_batch_local(struct page_cpu *c, struct page_pcp *l, unsigned order)
+{
+	hal_intr_t s = hal_intr_disable();
+	pcp_spill_local(c, l, order, l->batch);
+	stat_inc(&c->st.spills);
+	hal_intr_restore(s);
+}
+
+void
+page_free(struct vm_page *pg, unsigned order)
+{
+	/*
+	 * The hit path: the checks of page_check_free that a valid free
+	 * passes (a frame of the only region, an allocated head of this
+	 * order, not a run), then a push with interrupts off.  Anything
+	 * else, and every misuse, goes to page_free_slow, which checks
+	 * again and panics naming the misuse.
+	 */
+	if (__builtin_expect(order < PAGE_PCP_ORDERS &&
+	    ck_pr_load_uint(&page_slow) == 0 && page_in_first(pg) &&
+	    pg_state(pg) == PG_ALLOC && pg_order(pg) == order &&
+	    !(pg->pg_flags & PGF_CONTIG), 1)) {
+		hal_preempt_disable();
+		struct page_cpu *c = &page_cpus[hal_cpu_id()];
+		if (__builtin_expect(ck_pr_load_8(&c->busy) != 0, 0)) {
+			/* In an IPI handler that interrupted a hit path. */
+			hal_preempt_enable();
+			page_free_slow(pg, order);
+			return;
+		}
+		ck_pr_store_8(&c->busy, 1);
+		ck_pr_barrier();
+		struct page_pcp *l = &c->pcp[order];
+		unsigned n = l->count + 1;
+		stat_inc(&c->st.frees);
+		/* pcp_push_local without the order, which is already right. */
+		pg_set_state(pg, PG_PCP);
+		pg->pg_link.cle_next = l->head;
+		l->head = pg;
+		ck_pr_store_uint(&l->count, n);
+		if (__builtin_expect(n > l->high, 0))
+			pcp_spill_batch_local(c, l, order);
+		pcp_exit(c);
+		return;
+	}
+	page_free_slow(pg, order);
 }
 
 /* ------------------------------------------------------------------ */
@@ -951,14 +1126,19 @@ page_free_contig(struct vm_page *pg, size_t npages)
 /* ------------------------------------------------------------------ */
 /* Draining, mode, knobs.                                              */
 
+/* The drain IPI; arg: the cpus it found in a hit path (3.). */
 static void
 page_drain_local(void *arg)
 {
 	struct page_cpu *c = &page_cpus[hal_cpu_id()];
+	uint8_t *missed = arg;
 	bool any = false;
 
-	(void)arg;
 	VM_ASSERT(!hal_intr_enabled());
+	if (c->busy) {
+		ck_pr_store_8(&missed[hal_cpu_id()], 1);
+		return;
+	}
 	for (unsigned o = 0; o < PAGE_PCP_ORDERS; o++) {
 		struct page_pcp *l = &c->pcp[o];
 		if (l->count == 0)
@@ -973,17 +1153,34 @@ page_drain_local(void *arg)
 void
 page_drain_all(void)
 {
-	hal_cpuset_t all;
+	hal_cpuset_t todo;
+	uint8_t missed[HAL_MAX_CPUS];
+	bool again;
 
 	/* Offline cpus have no caches (lib/smp.c section 3). */
-	smp_online_set(&all);
-	smp_call(&all, page_drain_local, NULL);
+	smp_online_set(&todo);
+	do {
+		memset(missed, 0, sizeof(missed));
+		smp_call(&todo, page_drain_local, missed);
+		hal_cpuset_clear(&todo);
+		again = false;
+		for (unsigned c = 0; c < hal_ncpus(); c++) {
+			if (ck_pr_load_8(&missed[c]) != 0) {
+				hal_cpuset_add(&todo, c);
+				again = true;
+			}
+		}
+	} while (again);
 }
 
 void
 page_set_mode(enum page_mode mode)
 {
 	ck_pr_store_uint((unsigned *)&page_mode, mode);
+	if (mode == PAGE_MODE_PERCPU)
+		ck_pr_and_uint(&page_slow, ~PAGE_SLOW_GLOBAL);
+	else
+		ck_pr_or_uint(&page_slow, PAGE_SLOW_GLOBAL);
 	ck_pr_fence_memory();
 	page_drain_all();
 }
@@ -1006,12 +1203,20 @@ page_set_fail_every(unsigned n)
 {
 	ck_pr_store_uint(&fail_counter, 0);
 	ck_pr_store_uint(&fail_every, n);
+	if (n == 0)
+		ck_pr_and_uint(&page_slow, ~PAGE_SLOW_FAIL);
+	else
+		ck_pr_or_uint(&page_slow, PAGE_SLOW_FAIL);
 }
 
 void
 page_set_poison(bool on)
 {
 	ck_pr_store_8((uint8_t *)&poison_on, on);
+	if (on)
+		ck_pr_or_uint(&page_slow, PAGE_SLOW_POISON);
+	else
+		ck_pr_and_uint(&page_slow, ~PAGE_SLOW_POISON);
 }
 
 /* ------------------------------------------------------------------ */

@@ -8,7 +8,8 @@
  * interrupts disabled, since the drain IPI takes them too.
  *
  * Field legend: (C) constant after page_init, (F) region lock,
- * (L) owning cpu with interrupts off, (A) atomic, (S) written by the
+ * (L) owning cpu with interrupts off, or in a hit path with `busy` set
+ * (see page.c, 3.), (A) atomic, (S) written by the
  * owner only with stat_inc/stat_add, read by anyone with stat_read.
  */
 #ifndef RVMM_VM_PAGE_IMPL_H
@@ -38,7 +39,8 @@ struct page_pcp {
 						   for page_cpu_stats() */
 	unsigned batch;				/* (C) blocks moved per refill/spill */
 	unsigned high;				/* (C) spill above this many */
-};
+} __attribute__((aligned(32)));	/* a power of two: the hit paths index
+					   pcp[order] with a shift */
 
 /* Per-CPU counters; page_cpu_stats() turns them into struct page_cpu_stats. */
 struct page_cpu_counters {
@@ -54,7 +56,9 @@ struct page_cpu_counters {
 struct page_cpu {
 	struct page_pcp pcp[PAGE_PCP_ORDERS];	/* (L); count also (A) */
 	struct page_cpu_counters st;		/* (S) */
-} HAL_CACHE_ALIGNED;
+	uint8_t busy;				/* (L) nonzero while the owner is
+						   in a hit path (page.c, 3.) */
+} __attribute__((aligned(256)));	/* a power of two, as pcp above */
 
 /*
  * Invariants (checked by page_is_valid):
