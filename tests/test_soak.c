@@ -100,6 +100,8 @@ struct sk_block {
 struct sk_ops {
 	uint64_t pages, zallocs, kmallocs, mmaps, munmaps, splits, mprotects;
 	uint64_t stores, loads, forks, global, denied;
+	uint64_t shoots;	/* shoot-page steps of a pair's leader */
+	uint64_t watched;	/* shoot-page checks of a pair's partner */
 	uint64_t retries;	/* host: accesses retried (see sk_load) */
 };
 
@@ -121,8 +123,33 @@ struct sk_hart {
 	struct sk_ops ops;
 } __attribute__((aligned(64)));
 
+/*
+ * The shoot page of a pair (paired rounds): the leader (the even cpu)
+ * maps a page of its window, stores a value, then makes it read-only,
+ * then unmaps it, publishing each step after its call returned; the
+ * partner, which has the same map active, reads it while it is mapped
+ * (so its TLB holds the translation; the leader's next step waits for
+ * that read), must fail to store once it saw the
+ * page read-only, and must fault once it saw it gone (then it hands the
+ * page back).  A translation left behind by a shootdown shows there.
+ */
+enum sk_shoot_state { SH_IDLE, SH_MAPPED, SH_RO, SH_GONE };
+
+struct sk_pair {
+	uint64_t state;		/* (A) enum sk_shoot_state */
+	uint64_t val;		/* what the page holds (set before MAPPED) */
+	uint64_t done;		/* (A) stale_caught: the leader finished */
+	uint64_t looked;	/* (A) the state the partner last read the
+				   page in: the leader's next step waits
+				   for it, so the partner's TLB has it */
+} __attribute__((aligned(64)));
+
 static struct {
 	struct sk_hart hart[HAL_MAX_CPUS];
+	struct sk_pair pair[HAL_MAX_CPUS];	/* by leader cpu */
+	bool paired;		/* this round: pairs share a map */
+	bool skip_remote;	/* the deliberate bug: count stale, no FAIL */
+	uint64_t stale;		/* (A) stale translations seen */
 	vm_map_t maps[HAL_MAX_CPUS];
 	vm_object_t global;
 	zone_t zone;
@@ -164,6 +191,12 @@ static vaddr_t
 sk_global_va(unsigned cpu)
 {
 	return sk_slot_va(cpu, SK_SLOTS);
+}
+
+static vaddr_t
+sk_shoot_va(unsigned leader)
+{
+	return sk_slot_va(leader, SK_SLOTS + 1);
 }
 
 static uint64_t
@@ -556,6 +589,130 @@ sk_global_op(struct sk_hart *h)
 }
 
 static void
+sk_shoot_lead(struct sk_hart *h)
+{
+	struct sk_pair *sp = &sk.pair[h->cpu];
+	vaddr_t va = sk_shoot_va(h->cpu);
+	uint64_t st = ck_pr_load_64(&sp->state);
+	long a;
+	int e;
+
+	switch (st) {
+	case SH_IDLE:
+		ck_pr_store_64(&sp->looked, SH_IDLE);
+		a = vm_mmap(h->map, va, PG, RW, VM_MAP_PRIVATE | VM_MAP_ANON |
+		    VM_MAP_FIXED, NULL, 0);
+		if (a != (long)va) {
+			SK_FAIL(h, "vm_mmap(shoot page %#lx) = %ld",
+			    (unsigned long)va, a);
+			return;
+		}
+		sp->val = sk_newval(h, va);
+		if (sk_store(h, va, sp->val) != 0) {
+			SK_FAIL(h, "store to shoot page %#lx faulted",
+			    (unsigned long)va);
+			return;
+		}
+		break;
+	case SH_MAPPED:
+		if (ck_pr_load_64(&sp->looked) != SH_MAPPED)
+			return;
+		e = vm_mprotect(h->map, va, PG, VM_PROT_READ);
+		if (e != 0) {
+			SK_FAIL(h, "vm_mprotect(shoot page, R) = %d", e);
+			return;
+		}
+		break;
+	case SH_RO:
+		if (ck_pr_load_64(&sp->looked) != SH_RO)
+			return;
+		e = vm_munmap(h->map, va, PG);
+		if (e != 0) {
+			SK_FAIL(h, "vm_munmap(shoot page) = %d", e);
+			return;
+		}
+		break;
+	default:
+		return;		/* the partner has not looked yet */
+	}
+	ck_pr_fence_store();
+	ck_pr_store_64(&sp->state, st + 1);
+	h->ops.shoots++;
+}
+
+static void
+sk_stale(struct sk_hart *h, const char *what, vaddr_t va)
+{
+	ck_pr_inc_64(&sk.stale);
+	if (!sk.skip_remote)
+		SK_FAIL(h, "shoot page %#lx: %s", (unsigned long)va, what);
+}
+
+static void
+sk_shoot_watch(struct sk_hart *h)
+{
+	unsigned leader = h->cpu - 1;
+	struct sk_pair *sp = &sk.pair[leader];
+	vaddr_t va = sk_shoot_va(leader);
+	uint64_t st = ck_pr_load_64(&sp->state), v = 0;
+	int e;
+
+	ck_pr_fence_load();
+	switch (st) {
+	case SH_MAPPED:
+	case SH_RO:
+		/* The leader may take the next step meanwhile: a fault is
+		   fine, another value is not. */
+		e = hal_probe_read64(va, &v);
+		if (e == 0 && v != sp->val) {
+			/* An earlier frame's (or its poison): a translation
+			   of an earlier cycle was left behind. */
+			if (!sk.skip_remote)
+				SK_FAIL(h, "shoot page %#lx holds %#llx, "
+				    "expected %#llx", (unsigned long)va,
+				    (unsigned long long)v,
+				    (unsigned long long)sp->val);
+			ck_pr_inc_64(&sk.stale);
+		} else if (e != 0 && ck_pr_load_64(&sp->state) == SH_MAPPED)
+			SK_FAIL(h, "shoot page %#lx: load faulted while mapped",
+			    (unsigned long)va);
+		if (e == 0)
+			ck_pr_store_64(&sp->looked, st);
+		/* Read-only on every hart when vm_mprotect returned.  (Not
+		   with the deliberate bug: the store could land in the frame
+		   after it was freed.) */
+		if (st == SH_RO && !sk.skip_remote &&
+		    hal_probe_write64(va, ~sp->val) != -EFAULT)
+			sk_stale(h, "store after vm_mprotect(R) did not fault",
+			    va);
+		break;
+	case SH_GONE:
+		/* Gone from every hart when vm_munmap returned. */
+		if (hal_probe_read64(va, &v) != -EFAULT)
+			sk_stale(h, "load after vm_munmap did not fault", va);
+		ck_pr_fence_store();
+		ck_pr_store_64(&sp->state, SH_IDLE);
+		break;
+	default:
+		return;
+	}
+	h->ops.watched++;
+}
+
+static void
+sk_shoot_op(struct sk_hart *h)
+{
+	unsigned n = hal_ncpus();
+
+	if (!sk.paired)
+		return;
+	if ((h->cpu & 1) == 0 && h->cpu + 1 < n)
+		sk_shoot_lead(h);
+	else if ((h->cpu & 1) != 0)
+		sk_shoot_watch(h);
+}
+
+static void
 sk_map_op(struct sk_hart *h)
 {
 	unsigned i = (unsigned)rng_below(&h->r, SK_SLOTS);
@@ -600,6 +757,27 @@ sk_release(struct sk_hart *h)
 			sk_alloc_free(h, &h->al[i]);
 }
 
+/*
+ * Whether the hart goes on: until the round's deadline; in stale_caught
+ * until its pair's leader made SK_STALE_CYCLES cycles of the shoot page
+ * (the deadline, far off then, only guards against a hang).
+ */
+#define SK_STALE_CYCLES 8
+
+static bool
+sk_busy(struct sk_hart *h)
+{
+	unsigned n = hal_ncpus();
+
+	if (hal_time_ns() >= ck_pr_load_64(&sk.deadline))
+		return false;
+	if (!sk.skip_remote)
+		return true;
+	if ((h->cpu & 1) == 0)
+		return h->cpu + 1 < n && h->ops.shoots < 4 * SK_STALE_CYCLES;
+	return ck_pr_load_64(&sk.pair[h->cpu - 1].done) == 0;
+}
+
 static void
 sk_worker(void *arg)
 {
@@ -620,20 +798,35 @@ sk_worker(void *arg)
 	    VM_MAP_SHARED | VM_MAP_FIXED, sk.global, 0);
 	if (a != (long)sk_global_va(h->cpu))
 		SK_FAIL(h, "vm_mmap of the global object = %ld", a);
+	if (sk.skip_remote && (h->cpu & 1) == 0 && h->cpu + 1 < n) {
+		/* A neighbour keeps the shoot page's table: with the
+		   deliberate bug, no table is freed under a stale walk. */
+		vaddr_t nb = sk_shoot_va(h->cpu) + PG;
+		if (vm_mmap(h->map, nb, PG, RW, VM_MAP_PRIVATE | VM_MAP_ANON |
+		    VM_MAP_FIXED, NULL, 0) != (long)nb || sk_store(h, nb, 1))
+			SK_FAIL(h, "neighbour of the shoot page");
+	}
 	smp_barrier_wait(&sk.bar, n);
 
-	while (h->obj != NULL && a >= 0 &&
-	    hal_time_ns() < ck_pr_load_64(&sk.deadline)) {
-		for (unsigned k = 0; k < 16; k++) {
+	while (h->obj != NULL && a >= 0 && sk_busy(h)) {
+		for (unsigned k = 0; k < 16 && (!sk.skip_remote ||
+		    sk_busy(h)); k++) {
 			unsigned what = (unsigned)rng_below(&h->r, 8);
-			if (what < 2)
+			if (sk.skip_remote)
+				sk_shoot_op(h);
+			else if (what < 2)
 				sk_page_op(h);
 			else if (what < 4)
 				sk_alloc_op(h);
-			else
+			else if (what < 7)
 				sk_map_op(h);
+			else
+				sk_shoot_op(h);
 		}
 	}
+
+	if (sk.skip_remote && (h->cpu & 1) == 0)
+		ck_pr_store_64(&sk.pair[h->cpu].done, 1);
 
 	/* Everything back: a last look at every slot, the child goes. */
 	for (unsigned i = 0; i < SK_SLOTS; i++)
@@ -726,24 +919,96 @@ sk_arg(const char *name, uint64_t dflt)
 	return v;
 }
 
+/*
+ * One round: the maps (paired: the odd hart of each pair shares its even
+ * neighbour's), the global object, every hart at work until the deadline,
+ * then the global object's words, the maps' validity, and the counts.
+ * Adds the round's operation counts to *total.
+ */
+static void
+sk_round(unsigned round, bool paired, uint64_t round_ms,
+    const struct sk_counts *start, struct sk_ops *total)
+{
+	unsigned n = hal_ncpus();
+
+	sk.round = round;
+	sk.paired = paired;
+	memset(sk.pair, 0, sizeof(sk.pair));
+	ck_pr_store_64(&sk.bad, 0);
+	ck_pr_store_64(&sk.stale, 0);
+	for (unsigned c = 0; c < n; c++) {
+		if (paired && (c & 1) != 0) {
+			sk.maps[c] = sk.maps[c - 1];
+			continue;
+		}
+		sk.maps[c] = vm_map_create(0);
+		KT_ASSERT(sk.maps[c] != NULL);
+	}
+	sk.global = vm_object_anon_create(SK_GLOBAL_PAGES * PG);
+	KT_ASSERT(sk.global != NULL);
+	ck_pr_store_64(&sk.deadline, hal_time_ns() + round_ms * 1000000ull);
+
+	smp_run(sk_worker, NULL);
+
+	/* Every hart's last word of every page of the global object. */
+	for (unsigned p = 0; p < SK_GLOBAL_PAGES; p++) {
+		paddr_t pa;
+		if (vm_object_page(sk.global, p * PG, &pa, NULL) != 0) {
+			KT_FAIL("vm_object_page(global, page %u)", p);
+			continue;
+		}
+		const uint64_t *w = hal_phys_to_virt(pa);
+		for (unsigned c = 0; c < n; c++)
+			if (w[1 + c] != sk.hart[c].gval[p])
+				KT_FAIL("soak: seed %llu round %u: global page "
+				    "%u, word of cpu %u holds %#llx, expected "
+				    "%#llx", (unsigned long long)ktest_seed(),
+				    round, p, c, (unsigned long long)w[1 + c],
+				    (unsigned long long)sk.hart[c].gval[p]);
+	}
+	for (unsigned c = 0; c < n; c++)
+		KT_EXPECT(vm_map_is_valid(sk.maps[c]));
+	for (unsigned c = 0; c < n; c++) {
+		if (!paired || (c & 1) == 0)
+			vm_map_destroy(sk.maps[c]);
+		sk.maps[c] = NULL;
+	}
+	vm_object_release(sk.global);
+	sk.global = NULL;
+	sk_counts_check(start, round);
+
+	for (unsigned c = 0; c < n; c++) {
+		const uint64_t *x = (const uint64_t *)&sk.hart[c].ops;
+		uint64_t *y = (uint64_t *)total;
+		for (size_t i = 0; i < sizeof(*total) / 8; i++)
+			y[i] += x[i];
+	}
+}
+
+static void
+sk_begin(struct sk_counts *start)
+{
+	mt_prepare();
+	memset(&sk, 0, sizeof(sk));
+	sk.zone = zone_create("soak", SK_ZONE_SIZE, 0, NULL, NULL, 0);
+	sk_counts(start);
+}
+
 KTEST(soak, mix)
 {
 	uint64_t secs = sk_arg("soak_s", 2);
 	uint64_t round_ms = sk_arg("soak_round_ms", 500);
 	unsigned n = hal_ncpus();
 	struct sk_counts start;
-	struct sk_ops total;
+	struct sk_ops total, prev;
 	uint64_t t0, end;
 	unsigned rounds = 0;
 
 	if (secs == 0 || round_ms == 0)
 		return;
-	mt_prepare();
-	memset(&sk, 0, sizeof(sk));
-	memset(&total, 0, sizeof(total));
-	sk.zone = zone_create("soak", SK_ZONE_SIZE, 0, NULL, NULL, 0);
+	sk_begin(&start);
 	KT_ASSERT(sk.zone != NULL);
-	sk_counts(&start);
+	memset(&total, 0, sizeof(total));
 	t0 = hal_time_ns();
 	end = t0 + secs * 1000000000ull;
 	ktest_note("soak: %u harts, seed %llu, %llu s in rounds of %llu ms",
@@ -753,74 +1018,21 @@ KTEST(soak, mix)
 	for (unsigned round = 0; hal_time_ns() < end; round++) {
 		bool paired = (round & 1) != 0 && n > 1;
 		struct sk_ops o;
-		struct sk_counts *sc = &start;
-		uint64_t bad;
 
-		sk.round = round;
-		ck_pr_store_64(&sk.bad, 0);
-		for (unsigned c = 0; c < n; c++) {
-			if (paired && (c & 1) != 0 && c > 0) {
-				sk.maps[c] = sk.maps[c - 1];
-				continue;
-			}
-			sk.maps[c] = vm_map_create(0);
-			KT_ASSERT(sk.maps[c] != NULL);
-		}
-		sk.global = vm_object_anon_create(SK_GLOBAL_PAGES * PG);
-		KT_ASSERT(sk.global != NULL);
-		ck_pr_store_64(&sk.deadline, hal_time_ns() + round_ms *
-		    1000000ull);
-
-		smp_run(sk_worker, NULL);
-
-		/* Every hart's last word of every page of the global object. */
-		for (unsigned p = 0; p < SK_GLOBAL_PAGES; p++) {
-			paddr_t pa;
-			if (vm_object_page(sk.global, p * PG, &pa, NULL) != 0) {
-				KT_FAIL("vm_object_page(global, page %u)", p);
-				continue;
-			}
-			const uint64_t *w = hal_phys_to_virt(pa);
-			for (unsigned c = 0; c < n; c++)
-				if (w[1 + c] != sk.hart[c].gval[p])
-					KT_FAIL("soak: seed %llu round %u: global "
-					    "page %u word of cpu %u holds %#llx,"
-					    " expected %#llx",
-					    (unsigned long long)ktest_seed(),
-					    round, p, c,
-					    (unsigned long long)w[1 + c],
-					    (unsigned long long)sk.hart[c].gval[p]);
-		}
-		for (unsigned c = 0; c < n; c++)
-			KT_EXPECT(vm_map_is_valid(sk.maps[c]));
-		for (unsigned c = 0; c < n; c++) {
-			if (!paired || (c & 1) == 0 || c == 0)
-				vm_map_destroy(sk.maps[c]);
-			sk.maps[c] = NULL;
-		}
-		vm_object_release(sk.global);
-		sk.global = NULL;
-		sk_counts_check(sc, round);
-
-		memset(&o, 0, sizeof(o));
-		for (unsigned c = 0; c < n; c++) {
-			const uint64_t *x = (const uint64_t *)&sk.hart[c].ops;
-			uint64_t *y = (uint64_t *)&o;
-			for (size_t i = 0; i < sizeof(o) / 8; i++)
-				y[i] += x[i];
-		}
+		prev = total;
+		sk_round(round, paired, round_ms, &start, &total);
 		{
-			const uint64_t *x = (const uint64_t *)&o;
-			uint64_t *y = (uint64_t *)&total;
+			const uint64_t *x = (const uint64_t *)&total;
+			const uint64_t *y = (const uint64_t *)&prev;
+			uint64_t *z = (uint64_t *)&o;
 			for (size_t i = 0; i < sizeof(o) / 8; i++)
-				y[i] += x[i];
+				z[i] = x[i] - y[i];
 		}
-		bad = ck_pr_load_64(&sk.bad);
 		ktest_note("soak round %u (%s, %llu s): pages %llu zone %llu "
 		    "kmalloc %llu mmap %llu munmap %llu split %llu mprotect "
 		    "%llu denied %llu fork %llu global %llu stores %llu loads "
-		    "%llu retried %llu; bad %llu", round, paired ? "paired maps" :
-		    "own maps",
+		    "%llu shoot %llu watched %llu retried %llu; bad %llu",
+		    round, paired ? "paired maps" : "own maps",
 		    (unsigned long long)((hal_time_ns() - t0) / 1000000000ull),
 		    (unsigned long long)o.pages, (unsigned long long)o.zallocs,
 		    (unsigned long long)o.kmallocs, (unsigned long long)o.mmaps,
@@ -828,25 +1040,76 @@ KTEST(soak, mix)
 		    (unsigned long long)o.mprotects,
 		    (unsigned long long)o.denied, (unsigned long long)o.forks,
 		    (unsigned long long)o.global, (unsigned long long)o.stores,
-		    (unsigned long long)o.loads,
-		    (unsigned long long)o.retries, (unsigned long long)bad);
+		    (unsigned long long)o.loads, (unsigned long long)o.shoots,
+		    (unsigned long long)o.watched,
+		    (unsigned long long)o.retries,
+		    (unsigned long long)ck_pr_load_64(&sk.bad));
 		rounds++;
 		if (ktest_failures() != 0)
 			break;
 	}
 	uint64_t all = total.pages + total.zallocs + total.kmallocs +
 	    total.mmaps + total.munmaps + total.splits + total.mprotects +
-	    total.forks + total.global + total.stores + total.loads -
-	    total.retries;
+	    total.forks + total.global + total.stores + total.loads +
+	    total.shoots + total.watched;
 	ktest_note("soak: %u rounds in %llu s on %u harts, %llu operations "
-	    "(%llu forks, %llu munmaps, %llu mprotects, %llu mmaps), %u "
-	    "failures", rounds,
+	    "(%llu forks, %llu munmaps, %llu mprotects, %llu mmaps, %llu "
+	    "shoot-page checks), %u failures", rounds,
 	    (unsigned long long)((hal_time_ns() - t0) / 1000000000ull), n,
 	    (unsigned long long)all, (unsigned long long)total.forks,
 	    (unsigned long long)(total.munmaps + total.splits),
 	    (unsigned long long)total.mprotects,
-	    (unsigned long long)total.mmaps, ktest_failures());
+	    (unsigned long long)total.mmaps,
+	    (unsigned long long)total.watched, ktest_failures());
 	KT_EXPECT_GT(rounds, 0);
 	KT_EXPECT_GT(total.forks + total.mmaps, 0);
+	if (n > 1 && rounds > 1)
+		KT_EXPECT_GT(total.watched, 0);
+	KT_EXPECT_EQ(zone_destroy(sk.zone), 0);
+}
+
+static void
+sk_flush_local(void *arg)
+{
+	(void)arg;
+	hal_mmu_flush_local_all();
+}
+
+/*
+ * The soak's shoot-page check can fail: with the deliberate bug of
+ * pmap_debug_skip_remote (shootdowns flush the calling hart only), one
+ * paired round of shoot-page steps alone (SK_STALE_CYCLES cycles per
+ * pair) sees stale translations.
+ */
+KTEST(soak, stale_caught)
+{
+	struct sk_counts start;
+	struct sk_ops total;
+	hal_cpuset_t all;
+
+	if (hal_ncpus() < 2) {
+		ktest_note("one hart: no pair");
+		return;
+	}
+	sk_begin(&start);
+	KT_ASSERT(sk.zone != NULL);
+	memset(&total, 0, sizeof(total));
+	sk.skip_remote = true;
+	pmap_debug_skip_remote(true);
+	sk_round(0, true, 60000, &start, &total);
+	pmap_debug_skip_remote(false);
+	/* No stale translation outlives the case. */
+	hal_cpuset_clear(&all);
+	for (unsigned c = 0; c < hal_ncpus(); c++)
+		hal_cpuset_add(&all, c);
+	smp_call(&all, sk_flush_local, NULL);
+	ktest_note("%llu shoot steps, %llu checks, %llu stale translations "
+	    "seen", (unsigned long long)total.shoots,
+	    (unsigned long long)total.watched,
+	    (unsigned long long)ck_pr_load_64(&sk.stale));
+	KT_EXPECT_GT(ck_pr_load_64(&sk.stale), 0);
+	KT_EXPECT_EQ(total.shoots, (hal_ncpus() / 2) * 4 * SK_STALE_CYCLES);
+	KT_EXPECT_EQ(ck_pr_load_64(&sk.bad), 0);
+	sk.skip_remote = false;
 	KT_EXPECT_EQ(zone_destroy(sk.zone), 0);
 }
