@@ -21,8 +21,11 @@
  *	objects	one anonymous object per round mapped shared by every hart,
  *		each writing its own word of each page
  * In every other round the harts pair up and each pair shares one map
- * (both have it active): every munmap, mprotect and fork of one shoots
- * down on the other.
+ * (both have it active, each in its own window): every munmap, mprotect
+ * and fork of one shoots down on the other, and the pair plays with a
+ * shoot page (see struct sk_pair) that shows a translation left behind.
+ * The case stale_caught shows that this check fails when shootdowns skip
+ * the remote harts (pmap_debug_skip_remote).
  *
  * A round lasts soak_round_ms (default 500); at its end every hart
  * releases what it holds and waits at a barrier; then the maps go, and the
