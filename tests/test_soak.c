@@ -603,8 +603,17 @@ sk_shoot_lead(struct sk_hart *h)
 	switch (st) {
 	case SH_IDLE:
 		ck_pr_store_64(&sp->looked, SH_IDLE);
-		a = vm_mmap(h->map, va, PG, RW, VM_MAP_PRIVATE | VM_MAP_ANON |
-		    VM_MAP_FIXED, NULL, 0);
+		/* Private anonymous memory: the frame is freed by the
+		   munmap.  With the deliberate bug, the first page of the
+		   hart's object instead: the frame outlives the munmap, so
+		   a stale load reads an old value, never a freed frame
+		   (which would be a data race, as TSan says). */
+		if (!sk.skip_remote)
+			a = vm_mmap(h->map, va, PG, RW, VM_MAP_PRIVATE |
+			    VM_MAP_ANON | VM_MAP_FIXED, NULL, 0);
+		else
+			a = vm_mmap(h->map, va, PG, RW, VM_MAP_SHARED |
+			    VM_MAP_FIXED, h->obj, 0);
 		if (a != (long)va) {
 			SK_FAIL(h, "vm_mmap(shoot page %#lx) = %ld",
 			    (unsigned long)va, a);
