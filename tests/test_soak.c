@@ -105,7 +105,6 @@ struct sk_ops {
 	uint64_t stores, loads, forks, global, denied;
 	uint64_t shoots;	/* shoot-page steps of a pair's leader */
 	uint64_t watched;	/* shoot-page checks of a pair's partner */
-	uint64_t retries;	/* host: accesses retried (see sk_load) */
 };
 
 struct sk_hart {
@@ -209,34 +208,23 @@ sk_newval(struct sk_hart *h, vaddr_t va)
 }
 
 /*
- * One access through the MMU.  The host's probes retry a resolved fault
- * once only, so there another hart's fork in between can make a correct
- * access fail once: retried there (a real failure fails every time).
+ * One access through the MMU.  The probes resolve faults through
+ * vm_fault_trap until the access succeeds or the fault is real (on the
+ * host too: a fork on another hart in between cannot make a correct access
+ * fail), so a failure here is a real one.
  */
 static int
 sk_load(struct sk_hart *h, vaddr_t va, uint64_t *v)
 {
-	int e = hal_probe_read64(va, v);
-#if !defined(__riscv)
-	for (int i = 0; e != 0 && i < 3; i++, h->ops.retries++)
-		e = hal_probe_read64(va, v);
-#else
 	(void)h;
-#endif
-	return e;
+	return hal_probe_read64(va, v);
 }
 
 static int
 sk_store(struct sk_hart *h, vaddr_t va, uint64_t v)
 {
-	int e = hal_probe_write64(va, v);
-#if !defined(__riscv)
-	for (int i = 0; e != 0 && i < 3; i++, h->ops.retries++)
-		e = hal_probe_write64(va, v);
-#else
 	(void)h;
-#endif
-	return e;
+	return hal_probe_write64(va, v);
 }
 
 /* What page p of slot s must hold (word 0 and word 511). */
@@ -1053,7 +1041,7 @@ KTEST(soak, mix)
 		ktest_note("soak round %u (%s, %llu s): pages %llu zone %llu "
 		    "kmalloc %llu mmap %llu munmap %llu split %llu mprotect "
 		    "%llu denied %llu fork %llu global %llu stores %llu loads "
-		    "%llu shoot %llu watched %llu retried %llu; bad %llu",
+		    "%llu shoot %llu watched %llu; bad %llu",
 		    round, paired ? "paired maps" : "own maps",
 		    (unsigned long long)((hal_time_ns() - t0) / 1000000000ull),
 		    (unsigned long long)o.pages, (unsigned long long)o.zallocs,
@@ -1064,7 +1052,6 @@ KTEST(soak, mix)
 		    (unsigned long long)o.global, (unsigned long long)o.stores,
 		    (unsigned long long)o.loads, (unsigned long long)o.shoots,
 		    (unsigned long long)o.watched,
-		    (unsigned long long)o.retries,
 		    (unsigned long long)ck_pr_load_64(&sk.bad));
 		rounds++;
 		if (ktest_failures() != 0)
