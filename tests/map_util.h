@@ -14,6 +14,7 @@
 #include "hal/hal.h"
 #include "hal/pmap.h"
 #include "tests/ktest.h"
+#include "tests/probe_util.h"
 #include "vm/fault.h"
 #include "vm/map.h"
 #include "vm/object.h"

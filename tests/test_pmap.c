@@ -25,6 +25,7 @@
 #include "lib/rand.h"
 #include "lib/smp.h"
 #include "tests/ktest.h"
+#include "tests/probe_util.h"
 #include "vm/page.h"
 
 #if !defined(__riscv)
@@ -1006,27 +1007,8 @@ strict_round(struct strict_cfg *c, uint64_t g, bool writer, bool reader,
 	sync();
 }
 
-/*
- * QEMU flushes a hart's whole TLB whenever sstatus.SUM changes, and the
- * probes set it around each access to a user page (probe.S); a stale
- * translation could then never survive from one probe to the next.  The
- * strict rounds hold SUM set on riscv64 for their whole run, so the
- * probes leave it alone.
- */
-static void
-sum_hold(bool on)
-{
-#if defined(__riscv)
-	if (on)
-		__asm__ __volatile__("csrs sstatus, %0" ::"r"(1ul << 18)
-		    : "memory");
-	else
-		__asm__ __volatile__("csrc sstatus, %0" ::"r"(1ul << 18)
-		    : "memory");
-#else
-	(void)on;
-#endif
-}
+/* Strict rounds hold SUM set (ut_sum_hold, tests/probe_util.h). */
+#define sum_hold(on) ut_sum_hold(on)
 
 static void
 strict_worker(void *arg)

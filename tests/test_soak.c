@@ -828,12 +828,17 @@ sk_worker(void *arg)
 	}
 	smp_barrier_wait(&sk.bar, n);
 
-	/* One batch at least, however late this hart started. */
+	/* One batch at least, however late this hart started.  SUM held
+	   set across the batches, so the probes do not flush QEMU's TLB
+	   and a translation a shootdown missed stays visible
+	   (ut_sum_hold). */
+	ut_sum_hold(true);
 	if (h->obj != NULL && a >= 0) {
 		do
 			sk_batch(h);
 		while (sk_busy(h));
 	}
+	ut_sum_hold(false);
 
 	if (sk.skip_remote && (h->cpu & 1) == 0)
 		ck_pr_store_64(&sk.pair[h->cpu].done, 1);
