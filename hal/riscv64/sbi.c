@@ -66,20 +66,3 @@ sbi_system_reset(unsigned long type, unsigned long reason)
 {
 	(void)sbi_call(SBI_EXT_SRST, 0, type, reason, 0, 0, 0);
 }
-
-long
-sbi_remote_sfence_vma(unsigned long hart_mask, unsigned long hart_mask_base,
-    unsigned long start, unsigned long size)
-{
-	return sbi_call(SBI_EXT_RFENCE, 1, hart_mask, hart_mask_base, start,
-	    size, 0).error;
-}
-
-long
-sbi_remote_sfence_vma_asid(unsigned long hart_mask,
-    unsigned long hart_mask_base, unsigned long start, unsigned long size,
-    unsigned long asid)
-{
-	return sbi_call(SBI_EXT_RFENCE, 2, hart_mask, hart_mask_base, start,
-	    size, asid).error;
-}

@@ -10,7 +10,6 @@
 #define SBI_EXT_BASE 0x10
 #define SBI_EXT_LEGACY_PUTCHAR 0x01
 #define SBI_EXT_IPI 0x735049		/* "sPI" */
-#define SBI_EXT_RFENCE 0x52464E43	/* "RFNC" */
 #define SBI_EXT_HSM 0x48534D		/* "HSM" */
 #define SBI_EXT_SRST 0x53525354		/* "SRST" */
 
@@ -36,10 +35,5 @@ long sbi_hart_start(unsigned long hartid, unsigned long start_pa,
     unsigned long opaque);
 long sbi_hart_status(unsigned long hartid);
 void sbi_system_reset(unsigned long type, unsigned long reason);
-long sbi_remote_sfence_vma(unsigned long hart_mask,
-    unsigned long hart_mask_base, unsigned long start, unsigned long size);
-long sbi_remote_sfence_vma_asid(unsigned long hart_mask,
-    unsigned long hart_mask_base, unsigned long start, unsigned long size,
-    unsigned long asid);
 
 #endif /* RVMM_HAL_RISCV64_SBI_H */
