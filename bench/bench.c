@@ -222,20 +222,14 @@ static bool
 bench_names_known(const char *sel)
 {
 	const char *p = sel;
+	char word[64];
 	bool all = true;
 
-	while (*p != '\0') {
-		const char *e = strchr(p, ',');
-		size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
-		char word[64];
+	while (bootarg_list_next(&p, word, sizeof(word), NULL)) {
 		bool found = false;
-		if (n >= sizeof(word))
-			n = sizeof(word) - 1;
-		memcpy(word, p, n);
-		word[n] = '\0';
 		for (const struct kbench *b = __start_kbench_cases;
 		    b < __stop_kbench_cases && !found; b++)
-			found = n == 0 || kbench_selected(word, b);
+			found = word[0] == '\0' || kbench_selected(word, b);
 		if (!found) {
 			all = false;
 			kprintf("Bail out! bench: no benchmark matches \"%s\"; "
@@ -245,7 +239,6 @@ bench_names_known(const char *sel)
 				kprintf(" %s", b->name);
 			kprintf("\n");
 		}
-		p = e != NULL ? e + 1 : p + strlen(p);
 	}
 	return all;
 }

@@ -114,23 +114,34 @@ bootarg_list_has(const char *list, const char *item)
 }
 
 bool
+bootarg_list_next(const char **p, char *word, size_t size, size_t *len)
+{
+	const char *s = *p, *e;
+	size_t n, k;
+
+	if (*s == '\0')
+		return false;
+	e = strchr(s, ',');
+	n = e != NULL ? (size_t)(e - s) : strlen(s);
+	k = n < size - 1 ? n : size - 1;
+	memcpy(word, s, k);
+	word[k] = '\0';
+	if (len != NULL)
+		*len = n;
+	*p = e != NULL ? e + 1 : s + n;
+	return true;
+}
+
+bool
 bootarg_list_matches(const char *list, const char *name)
 {
 	const char *p = list;
+	char word[64];
 
 	if (list[0] == '\0')
 		return true;
-	while (*p != '\0') {
-		const char *e = strchr(p, ',');
-		size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
-		char word[64];
-		if (len >= sizeof(word))
-			len = sizeof(word) - 1;
-		memcpy(word, p, len);
-		word[len] = '\0';
-		if (len > 0 && strstr(name, word) != NULL)
+	while (bootarg_list_next(&p, word, sizeof(word), NULL))
+		if (word[0] != '\0' && strstr(name, word) != NULL)
 			return true;
-		p = e != NULL ? e + 1 : p + len;
-	}
 	return false;
 }

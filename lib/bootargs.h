@@ -26,6 +26,15 @@ bool bootarg_parse_u64(const char *s, uint64_t *out);
  */
 uint64_t bootarg_u64(const char *args, const char *key, uint64_t dflt);
 
+/*
+ * bootarg_list_next: the next comma-separated word of a list, for a loop
+ * over its words: copies it into word (NUL-terminated, truncated to size
+ * - 1 bytes; an empty word between two commas is ""), sets *len (if not
+ * NULL) to its length before truncation, moves *p past it and its comma,
+ * and returns true; false once *p is at the end.  pre: size >= 1.
+ */
+bool bootarg_list_next(const char **p, char *word, size_t size, size_t *len);
+
 /* True if `item` is one of the comma-separated entries of `list`. */
 bool bootarg_list_has(const char *list, const char *item);
 

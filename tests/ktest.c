@@ -130,23 +130,23 @@ static bool
 ktest_names_known(const char *list, bool is_suite, const char *within)
 {
 	const char *p = list;
+	char word[128];
 	bool all = true;
+	size_t n;
 
-	while (*p != '\0') {
-		const char *e = strchr(p, ',');
-		size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+	while (bootarg_list_next(&p, word, sizeof(word), &n)) {
 		bool found = false;
 		for (const struct ktest_case *c = __start_ktest_cases;
 		    c < __stop_ktest_cases && !found; c++) {
 			const char *name = is_suite ? c->suite : c->name;
 			if (within != NULL && !bootarg_list_has(within, c->suite))
 				continue;
-			found = strlen(name) == n && strncmp(name, p, n) == 0;
+			found = strlen(name) == n && strcmp(name, word) == 0;
 		}
 		if (!found) {
 			all = false;
-			kprintf("ktest: no %s named \"%.*s\"%s%s; there are:",
-			    is_suite ? "suite" : "case", (int)n, p,
+			kprintf("ktest: no %s named \"%s\"%s%s; there are:",
+			    is_suite ? "suite" : "case", word,
 			    within != NULL ? " in suites " : "",
 			    within != NULL ? within : "");
 			const char *last = NULL;
@@ -162,7 +162,6 @@ ktest_names_known(const char *list, bool is_suite, const char *within)
 			}
 			kprintf("\n");
 		}
-		p = e != NULL ? e + 1 : p + n;
 	}
 	return all;
 }

@@ -466,17 +466,11 @@ bm_words_match(const char *list, const struct workload *wl, size_t n,
     const char *what)
 {
 	const char *p = list;
+	char word[64];
 	bool all = true;
 
-	while (*p != '\0') {
-		const char *e = strchr(p, ',');
-		size_t len = e != NULL ? (size_t)(e - p) : strlen(p);
-		char word[64];
-		bool found = len == 0;
-		if (len >= sizeof(word))
-			len = sizeof(word) - 1;
-		memcpy(word, p, len);
-		word[len] = '\0';
+	while (bootarg_list_next(&p, word, sizeof(word), NULL)) {
+		bool found = word[0] == '\0';
 		for (size_t i = 0; i < (wl != NULL ? n : NIMPL) && !found; i++)
 			found = bootarg_list_matches(word,
 			    wl != NULL ? wl[i].name : impls[i].name);
@@ -485,7 +479,6 @@ bm_words_match(const char *list, const struct workload *wl, size_t n,
 			    "\"%s\"\n", what, word);
 			all = false;
 		}
-		p = e != NULL ? e + 1 : p + strlen(p);
 	}
 	return all;
 }
