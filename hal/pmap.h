@@ -387,7 +387,8 @@ void pmap_debug_skip_remote(bool on);
  * hart may free a table it reaches), and with `unprotected` the freeing
  * side no longer waits for such walks (hal/sv39/shootdown.c section 7): a
  * deliberate bug, so a test shows that the protection is needed.  (0,
- * false) is the normal state.
+ * false) is the normal state.  The delay and the walk's check for a
+ * freed table exist from debug level 1 on.
  */
 void pmap_debug_lockless_walks(unsigned delay_spins, bool unprotected);
 

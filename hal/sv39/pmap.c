@@ -702,8 +702,10 @@ walk(pmap_t p, vaddr_t va, pte_t *leaf, unsigned *level)
 		if (l == 0)
 			return -ENOENT;
 		t = table_at(pte_pa(v));
+#if VM_DEBUG_LEVEL >= 1
 		for (unsigned i = ck_pr_load_uint(&pmap_walk_delay); i > 0; i--)
 			hal_cpu_relax();	/* debug: widen the race */
+#endif
 	}
 }
 
