@@ -429,6 +429,9 @@ exec_switch(struct proc *p, vm_map_t map, uint64 sz)
 		commit_release(p->commit - pages);
 	}
 	p->commit = pages;
+	/* The old image's file mappings: written back, their objects let
+	 * go here, where exec may sleep (mmap.c). */
+	mmap_exit(p);
 #ifdef RVMM_XV6_CHECK
 	if (!vm_map_is_valid(map))
 		panic("exec: invalid map");
