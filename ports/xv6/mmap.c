@@ -390,11 +390,21 @@ mmap_exit(struct proc *p)
 
 /* ---- sleeping in rvmm: xv6's sleep and wakeup ---- */
 
+static uint64 vm_sleeps;	/* times a process slept in rvmm (ck_pr) */
+
+/* How many times processes slept in rvmm waiting for a busy page. */
+uint64
+mmap_sleeps(void)
+{
+	return ck_pr_load_64(&vm_sleeps);
+}
+
 static void
 xv6_vm_sleep(const void *chan, ck_spinlock_t *lk)
 {
 	struct proc *p = myproc();
 
+	ck_pr_inc_64(&vm_sleeps);
 	acquire(&p->lock);
 	ck_spinlock_unlock(lk);
 	p->chan = (void *)chan;

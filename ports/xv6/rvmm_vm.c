@@ -556,14 +556,15 @@ rvmm_sched_idle(void)
 	    "faults=%d zero_fill=%d cow_copy=%d cow_reuse=%d "
 	    "fork_pages_copied=0 tlb_local_flushes=%d shootdowns=%d "
 	    "shootdown_ipis=%d rfences=%d switches=%d switch_flushes=%d "
-	    "asid_rollovers=%d asid_bits=%d ipis=%d cross_calls=%d\n",
+	    "asid_rollovers=%d asid_bits=%d ipis=%d cross_calls=%d "
+	    "pager_sleeps=%d\n",
 	    (int)free, (int)boot_free_pages, (int)committed,
 	    (int)fs.faults, (int)fs.zero_fill, (int)fs.cow_copy,
 	    (int)fs.cow_reuse, (int)ps.sum.local_flushes,
 	    (int)ps.sum.shootdowns, (int)ps.sum.ipis_sent,
 	    (int)ps.sum.rfence_calls, (int)ps.sum.switches,
 	    (int)ps.sum.switch_flushes, (int)ps.sum.rollovers,
-	    (int)ps.asid_bits, (int)ipis, (int)calls);
+	    (int)ps.asid_bits, (int)ipis, (int)calls, (int)mmap_sleeps());
 #ifdef RVMM_XV6_CHECK
 	if (!page_is_valid())
 		panic("page allocator invalid");

@@ -48,6 +48,9 @@
 /* proc_map: the process's rvmm map (NULL once exit has destroyed it). */
 vm_map_t proc_map(struct proc *p);
 
+/* mmap.c: times a process slept in rvmm waiting for a busy page. */
+uint64 mmap_sleeps(void);
+
 /* rvmm_start.c */
 extern int rvmm_boot_hartid;
 void rvmm_sbi_set_timer(uint64 when);

@@ -1,0 +1,133 @@
+// mmaprace: several processes map one file MAP_SHARED and fault the same
+// pages at the same moment, so that while the pager reads a page from the
+// disk (and sleeps there) the others find the page busy and sleep in rvmm
+// until it is in.  Each process checks every byte it reads, then writes its
+// own byte into every page; the file must end up with all of them.
+//
+// Usage: mmaprace [rounds]       prints "mmaprace: ok" or "mmaprace: FAILED ..."
+
+#include "kernel/types.h"
+#include "kernel/stat.h"
+#include "kernel/fcntl.h"
+#include "kernel/riscv.h"
+#include "user/user.h"
+
+#define NPAGES 24
+#define NCHILD 4
+#define CHUNK 512
+
+static char chunk[CHUNK];
+
+static void
+fail(char *why, int round, int at)
+{
+  printf("mmaprace: FAILED %s (round %d, offset %d, pid %d)\n",
+         why, round, at, getpid());
+  exit(1);
+}
+
+static char
+pattern(int i, int round)
+{
+  return (char)((i * 7 + round * 13) & 0xff);
+}
+
+static void
+makefile(char *name, int round)
+{
+  unlink(name);
+  int fd = open(name, O_CREATE | O_WRONLY);
+  if(fd < 0)
+    fail("create", round, 0);
+  for(int off = 0; off < NPAGES * PGSIZE; off += CHUNK){
+    for(int i = 0; i < CHUNK; i++)
+      chunk[i] = pattern(off + i, round);
+    if(write(fd, chunk, CHUNK) != CHUNK)
+      fail("write", round, off);
+  }
+  close(fd);
+}
+
+// One child: wait for the start, map, read every page, write its bytes.
+static void
+child(char *name, int k, int round, int startfd)
+{
+  char go;
+  int fd = open(name, O_RDWR);
+  if(fd < 0)
+    fail("open (child)", round, 0);
+  if(read(startfd, &go, 1) != 1)
+    fail("start", round, 0);
+  char *p = mmap(0, NPAGES * PGSIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if(p == (char *)-1)
+    fail("mmap (child)", round, 0);
+  close(fd);
+  // Every child walks the pages in the same order: their first touches
+  // of a page meet while the pager fills it.
+  for(int pg = 0; pg < NPAGES; pg++){
+    for(int i = 0; i < PGSIZE; i++){
+      // The first NCHILD bytes of a page are the children's own.
+      int at = pg * PGSIZE + i;
+      if(i >= NCHILD && p[at] != pattern(at, round))
+        fail("read mismatch", round, at);
+    }
+  }
+  for(int pg = 0; pg < NPAGES; pg++)
+    p[pg * PGSIZE + k] = 'A' + k;
+  if(munmap(p, NPAGES * PGSIZE) < 0)
+    fail("munmap (child)", round, 0);
+  exit(0);
+}
+
+int
+main(int argc, char *argv[])
+{
+  char *name = "mmaprace.f";
+  int rounds = argc > 1 ? atoi(argv[1]) : 6;
+
+  for(int round = 0; round < rounds; round++){
+    int start[2];
+    makefile(name, round);
+    if(pipe(start) < 0)
+      fail("pipe", round, 0);
+    for(int k = 0; k < NCHILD; k++){
+      int pid = fork();
+      if(pid < 0)
+        fail("fork", round, 0);
+      if(pid == 0){
+        close(start[1]);
+        child(name, k, round, start[0]);
+      }
+    }
+    close(start[0]);
+    char go[NCHILD];
+    memset(go, 'g', sizeof(go));
+    if(write(start[1], go, NCHILD) != NCHILD)
+      fail("go", round, 0);
+    close(start[1]);
+    for(int k = 0; k < NCHILD; k++){
+      int st = -1;
+      wait(&st);
+      if(st != 0)
+        fail("a child failed", round, k);
+    }
+    // Every child's byte reached the file; nothing else changed.
+    int fd = open(name, O_RDONLY);
+    if(fd < 0)
+      fail("open (check)", round, 0);
+    for(int off = 0; off < NPAGES * PGSIZE; off += CHUNK){
+      if(read(fd, chunk, CHUNK) != CHUNK)
+        fail("read back", round, off);
+      for(int i = 0; i < CHUNK; i++){
+        int at = off + i, in = at % PGSIZE;
+        char want = in < NCHILD ? 'A' + in : pattern(at, round);
+        if(chunk[i] != want)
+          fail("file content", round, at);
+      }
+    }
+    close(fd);
+  }
+  unlink(name);
+  printf("mmaprace: ok\n");
+  exit(0);
+}
