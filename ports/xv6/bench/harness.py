@@ -398,8 +398,8 @@ def run(names=(), harts=('1', '2'), usertests=False, scale=1, src=SRC,
         k = build_rvmm(src)
         if k:
             kernels['rvmm'] = k
-        else:
-            status = 1
+        elif os.path.exists(os.path.join(TOP, 'ci', 'xv6')):
+            status = 1          # the port is there and does not build
     rows = []
     for h in harts:
         for impl in impls:
