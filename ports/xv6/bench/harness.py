@@ -47,6 +47,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import threading
@@ -155,6 +156,24 @@ def stock_kalloc_pages(kernel):
     end = int(re.search(r'^([0-9a-f]+) \w end$', out, re.M).group(1), 16)
     phystop = 0x80000000 + 128 * 1024 * 1024
     return (phystop - ((end + 4095) & ~4095)) // 4096
+
+
+def image_pages(kernel):
+    """Pages the kernel's ELF image spans in RAM (its PT_LOAD segments, bss
+    included), from the lowest physical address to the highest, rounded up:
+    what stays out of the allocator whatever the kernel does."""
+    with open(kernel, 'rb') as f:
+        elf = f.read()
+    phoff, = struct.unpack_from('<Q', elf, 0x20)
+    phentsize, phnum = struct.unpack_from('<HH', elf, 0x36)
+    lo, hi = None, 0
+    for i in range(phnum):
+        typ, _, _, _, paddr, _, memsz, _ = struct.unpack_from(
+            '<IIQQQQQQ', elf, phoff + i * phentsize)
+        if typ == 1 and memsz:
+            lo = paddr if lo is None else min(lo, paddr)
+            hi = max(hi, paddr + memsz)
+    return (hi - lo + 4095) // 4096, lo
 
 
 class Guest:
@@ -319,6 +338,10 @@ def boot(impl, kernel, img, harts, phases, usertests, scale, emit):
                 fixed['free_pages'] = parse_kv(rest)['pages']
             elif what == 'done':
                 break
+        fixed['image_pages'], base = image_pages(kernel)
+        # RAM below the kernel's image (QEMU virt's RAM starts at
+        # 0x80000000): OpenSBI's 2 MiB under -bios default.
+        fixed['below_image_pages'] = (base - 0x80000000) // 4096
         if stats and first:
             fixed['kfree_pages'] = first['free_pages']
         elif not stats:
@@ -459,7 +482,34 @@ def summary(rows):
             d = (v['free_pages'] - s['free_pages']) / s['free_pages'] * 100
             line += f'; rvmm/stock user {d:+.2f}% (goal: within 4%)'
         out.append(line)
+        if s and v and 'kfree_pages' in v:
+            out.append('    ' + free_accounting(s, v))
     return '\n'.join(out)
+
+
+RAM_PAGES = 128 * 1024 * 1024 // 4096
+
+
+def free_accounting(s, v):
+    """Where rvmm's user-visible pages went, against stock's, in pages:
+    user = RAM - below the image - image - boot (taken before the kernel's
+    free figure) - gap (kernel free figure minus what a user process can
+    get: other processes, page tables, kernel stacks, caches)."""
+    def parts(r, kfree):
+        below, image = r['below_image_pages'], r['image_pages']
+        boot = RAM_PAGES - below - image - kfree
+        return below, image, boot, kfree - r['free_pages']
+    sb, si, sboot, sgap = parts(s, s['kfree_pages_derived'])
+    vb, vi, vboot, vgap = parts(v, v['kfree_pages'])
+    meta = RAM_PAGES * 64 // 4096
+    return (f"rvmm - stock = {v['free_pages'] - s['free_pages']:+d} pages: "
+            f"below the image {sb - vb:+d} (OpenSBI), image {si - vi:+d}, "
+            f"kernel's own use before its free figure {sboot - vboot:+d} "
+            f"(64 B per frame would be {meta}), kernel free figure to user "
+            f"count {sgap - vgap:+d} (the user count is {sgap} pages below "
+            f"stock's kernel figure, which is taken before the boot's own "
+            f"allocations, 64 kernel stacks among them, and {vgap} below "
+            f"rvmm's, taken with init, sh and xv6bench alive)")
 
 
 def main():
