@@ -512,6 +512,50 @@ def free_accounting(s, v):
             f"rvmm's, taken with init, sh and xv6bench alive)")
 
 
+def figure(plt, rows, png):
+    """Bars: rvmm/stock ops/s per bench, one bar per hart count, the goals
+    of the issue as black marks; written to png.  False without both."""
+    benches = [b for b in ['xv6.' + m for m in MICRO] + ['xv6.usertests']
+               if any(r['bench'] == b for r in rows)]
+    by = {(r['bench'], r['impl'], r['harts']): r for r in rows}
+    harts = sorted({r['harts'] for r in rows})
+    if not any(by.get((b, 'rvmm', h)) and by.get((b, 'stock', h))
+               for b in benches for h in harts):
+        return False
+    fig, ax = plt.subplots(figsize=(1.6 * len(benches) + 2, 4.6))
+    width = 0.8 / len(harts)
+    colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd']
+    for k, h in enumerate(harts):
+        xs, ys = [], []
+        for i, b in enumerate(benches):
+            v, st = by.get((b, 'rvmm', h)), by.get((b, 'stock', h))
+            if v and st and st['ops_per_s']:
+                xs.append(i + (k - (len(harts) - 1) / 2) * width)
+                ys.append(v['ops_per_s'] / st['ops_per_s'])
+        ax.bar(xs, ys, width, color=colors[k % len(colors)],
+               label=f'{h} hart{"s" if h > 1 else ""}')
+        for x, y in zip(xs, ys):
+            ax.annotate(f'{y:.2f}', (x, y), ha='center', fontsize=8,
+                        textcoords='offset points', xytext=(0, 3))
+    for i, b in enumerate(benches):
+        if b in GOALS:
+            ax.plot([i - 0.45, i + 0.45], [GOALS[b]] * 2, color='black',
+                    lw=2)
+    ax.axhline(1.0, color='#7f7f7f', ls=':', lw=1)
+    ax.set_yscale('log')
+    ax.set_xticks(range(len(benches)))
+    ax.set_xticklabels(benches, fontsize=9)
+    ax.set_ylabel('rvmm / stock (ops/s; usertests: 1 / wall time)')
+    ax.set_title('xv6 on rvmm against stock xv6 (QEMU virt, -m 128M)\n'
+                 'black marks: the goals', fontsize=10)
+    ax.legend(fontsize=9)
+    ax.grid(True, axis='y', alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+    return True
+
+
 def main():
     args = sys.argv[1:]
     harts, usertests, scale, src = ['1', '2'], False, 1, SRC
