@@ -2,7 +2,7 @@
 """harness.py: stock xv6 against xv6 on rvmm, the same user workloads on both.
 
 usage: harness.py [--harts 1,2] [--usertests] [--no-micro] [--scale N]
-                  [--src XV6DIR] [--impl stock,rvmm] [NAME ...]
+                  [--src XV6DIR] [--impl stock,rvmm] [--own-disk] [NAME ...]
 
 The xv6 part of ci/bench (which imports this file); runnable alone as well.
 
@@ -14,10 +14,12 @@ The xv6 part of ci/bench (which imports this file); runnable alone as well.
             ports/xv6/bench/xv6bench.c --out build/xv6-bench` (under
             OpenSBI, -bios default).
    Each boots at every hart count on the same QEMU (virt, -m 128M,
-   -nographic, virtio-blk on a fresh copy of its fs.img, the same file list:
-   xv6's user programs, README and xv6bench).  At the shell prompt the harness
-   types `xv6bench` (the workloads, see xv6bench.c) and, when asked for,
-   `usertests -q`.
+   -nographic), with virtio-blk on a fresh copy of one disk image: stock's
+   build of xv6's user programs, README and xv6bench, written by mkfs.py, so
+   that both kernels run byte for byte the same programs (--own-disk: xv6
+   on rvmm boots the image ci/xv6 built for it instead).  At the shell
+   prompt the harness types `xv6bench` (the workloads, see xv6bench.c) and,
+   when asked for, `usertests -q`.
 
 2. Timing.  On the host: every console line is stamped with the time it
    arrived; a phase is the time between its "start" and "end" lines
@@ -401,9 +403,12 @@ def selection(names, usertests_opt):
 
 
 def run(names=(), harts=('1', '2'), usertests=False, scale=1, src=SRC,
-        impls=('stock', 'rvmm'), emit=None, micro=True):
+        impls=('stock', 'rvmm'), emit=None, micro=True, own_disk=False):
     """Builds both kernels, boots each at each hart count; returns (rows,
-    status).  emit(row) is called for every row as soon as it is known."""
+    status).  emit(row) is called for every row as soon as it is known.
+    Both boot copies of one disk image (stock's build: xv6's user programs,
+    README and xv6bench, byte for byte the same programs on both kernels);
+    with own_disk, xv6 on rvmm boots the image ci/xv6 built for it."""
     phases, ut = selection(list(names), usertests)
     if not micro:
         phases = []
@@ -415,18 +420,17 @@ def run(names=(), harts=('1', '2'), usertests=False, scale=1, src=SRC,
             print(f'[{time.monotonic() - t_start:7.1f}s] {json.dumps(row)}',
                   flush=True)
     kernels, status = {}, 0
-    if 'stock' in impls:
-        kernels['stock'] = build_stock(src)
+    kernels['stock'] = build_stock(src)
     if 'rvmm' in impls:
         k = build_rvmm(src)
         if k:
-            kernels['rvmm'] = k
+            kernels['rvmm'] = k if own_disk else (k[0], kernels['stock'][1])
         elif os.path.exists(os.path.join(TOP, 'ci', 'xv6')):
             status = 1          # the port is there and does not build
     rows = []
     for h in harts:
         for impl in impls:
-            if impl not in kernels:
+            if impl not in kernels or impl not in ('stock', 'rvmm'):
                 continue
             res, rc = boot(impl, *kernels[impl], int(h), phases, ut, scale,
                            emit)
@@ -559,7 +563,7 @@ def figure(plt, rows, png):
 def main():
     args = sys.argv[1:]
     harts, usertests, scale, src = ['1', '2'], False, 1, SRC
-    impls, micro, names = ['stock', 'rvmm'], True, []
+    impls, micro, names, own_disk = ['stock', 'rvmm'], True, [], False
     while args:
         a = args.pop(0)
         if a in ('-h', '--help'):
@@ -580,13 +584,15 @@ def main():
             usertests = True
         elif a == '--no-micro':
             micro = False
+        elif a == '--own-disk':
+            own_disk = True
         elif a.startswith('-'):
             print(f'harness.py: unknown option {a}', file=sys.stderr)
             return 2
         else:
             names.append(a)
     rows, status = run(names, harts, usertests, scale, src, impls,
-                       micro=micro)
+                       micro=micro, own_disk=own_disk)
     print()
     print(summary(rows) if rows else '(no results)')
     return status
