@@ -244,6 +244,16 @@ class Guest:
                     raise RuntimeError(f'timeout waiting for {pattern!r}')
                 self.cv.wait(min(left, 1.0))
 
+    def find(self, pattern):
+        """The first line so far matching pattern (a match), or None."""
+        rx = re.compile(pattern)
+        with self.cv:
+            for _, s in self.lines:
+                m = rx.search(s) if s is not None else None
+                if m:
+                    return m
+        return None
+
     def close(self):
         if self.p.poll() is None:
             self.p.terminate()
@@ -266,15 +276,29 @@ def parse_kv(text):
     return out
 
 
+# Figures of the statistics line that are levels or constants, not counters.
+NOT_COUNTERS = ('free_pages', 'boot_free_pages', 'committed', 'asid_bits')
+
+
 def per_op(before, after, ops):
-    """Counters of the statistics lines around a phase, per operation."""
-    out = {}
-    for k, v in after.items():
-        if k in ('free_pages', 'boot_free_pages') or k not in before:
-            continue
-        d = v - before[k]
-        if d:
-            out[f'{k}_per_op'] = round(d / ops, 3)
+    """Counters of the statistics lines around a phase, per operation: the
+    names stock's rows carry (pages copied at fork, TLB flushes, IPIs and
+    remote fences, satp writes), then every other counter that moved."""
+    d = {k: v - before[k] for k, v in after.items()
+         if k in before and k not in NOT_COUNTERS}
+
+    def rate(n):
+        return round(n / ops, 3)
+    out = {'pages_copied_per_op': rate(d.pop('fork_pages_copied', 0)),
+           'tlb_flushes_per_op': rate(d.pop('tlb_local_flushes', 0)),
+           'ipis_per_op': rate(d.get('shootdown_ipis', 0) +
+                               d.get('rfences', 0)),
+           'satp_writes_per_op': rate(d.pop('switches', 0))}
+    if 'ipis' in d:             # every IPI the kernel sent, shootdowns or not
+        d['all_ipis'] = d.pop('ipis')
+    for k, v in d.items():
+        if v:
+            out[f'{k}_per_op'] = rate(v)
     return out
 
 
@@ -344,8 +368,16 @@ def boot(impl, kernel, img, harts, phases, usertests, scale, emit):
         # RAM below the kernel's image (QEMU virt's RAM starts at
         # 0x80000000): OpenSBI's 2 MiB under -bios default.
         fixed['below_image_pages'] = (base - 0x80000000) // 4096
-        if stats and first:
-            fixed['kfree_pages'] = first['free_pages']
+        if stats:
+            # The figure printed once when boot is done (before init
+            # runs), else the first Ctrl-P line's (xv6bench alive).
+            bm = g.find(r'^rvmm: boot free_pages=(\d+)')
+            fixed['kfree_pages'] = int(bm.group(1)) if bm else \
+                first['free_pages']
+            if bm:
+                tm = re.search(r'total_pages=(\d+)', bm.string)
+                if tm:
+                    fixed['total_pages'] = int(tm.group(1))
         elif not stats:
             fixed['kfree_pages_derived'] = stock_kalloc_pages(kernel)
         out = []
