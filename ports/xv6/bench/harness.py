@@ -15,7 +15,8 @@ The xv6 part of ci/bench (which imports this file); runnable alone as well.
             OpenSBI, -bios default).
    Each boots at every hart count on the same QEMU (virt, -m 128M,
    -nographic), with virtio-blk on a fresh copy of one disk image: stock's
-   build of xv6's user programs, README and xv6bench, written by mkfs.py, so
+   build of xv6's user programs, README and xv6bench, written by the port's
+   mkfs.py, so
    that both kernels run byte for byte the same programs (--own-disk: xv6
    on rvmm boots the image ci/xv6 built for it instead).  At the shell
    prompt the harness types `xv6bench` (the workloads, see xv6bench.c) and,
@@ -100,7 +101,9 @@ def stock_uprogs(src):
 
 
 def make_fs(tree, img, progs):
-    sh([sys.executable, os.path.join(HERE, 'mkfs.py'), '--src', tree, img,
+    """The disk image, by the port's mkfs (the xv6 tree has no mkfs/)."""
+    sh([sys.executable, os.path.join(TOP, 'ports', 'xv6', 'mkfs.py'),
+        '--param', os.path.join(tree, 'kernel', 'param.h'), img,
         os.path.join(tree, 'README')] + [os.path.join(tree, p) for p in progs],
        check=True)
 
