@@ -16,9 +16,8 @@ The xv6 part of ci/bench (which imports this file); runnable alone as well.
    Each boots at every hart count on the same QEMU (virt, -m 128M,
    -nographic), with virtio-blk on a fresh copy of one disk image: stock's
    build of xv6's user programs, README and xv6bench, written by the port's
-   mkfs.py, so
-   that both kernels run byte for byte the same programs (--own-disk: xv6
-   on rvmm boots the image ci/xv6 built for it instead).  At the shell
+   mkfs.py, so that both kernels run byte for byte the same programs
+   (--own-disk: xv6 on rvmm boots the image ci/xv6 built for it instead).  At the shell
    prompt the harness types `xv6bench` (the workloads, see xv6bench.c) and,
    when asked for, `usertests -q`.
 
