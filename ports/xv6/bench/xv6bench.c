@@ -22,8 +22,10 @@
  *    finer than its 100 ms tick, so the program keeps no time: it prints a
  *    "start" line before a phase and an "end" line after it, and the harness
  *    timestamps the lines as they arrive on the console.  The counts are
- *    chosen so that every phase lasts seconds on the slower kernel; a scale
- *    factor (-s) multiplies them all.
+ *    chosen so that every phase lasts a second or more on the slower kernel;
+ *    a scale factor (-s) multiplies them all.  With -r R the phases run R
+ *    rounds, one of each phase per round, so that a slow spell of the host
+ *    does not fall on one phase only (the harness keeps the best round).
  *
  * 3. Protocol with the harness (lines on the console):
  *      xv6bench: wait              then reads one line from the console; the
@@ -39,7 +41,8 @@
  *    phase, the 4 MiB heap) happens before the wait, tear-down after the
  *    end line.  With -a the program does not wait (a run by hand).
  *
- * usage: xv6bench [-a] [-s SCALE] [NAME ...]   (all phases without NAMEs)
+ * usage: xv6bench [-a] [-s SCALE] [-r ROUNDS] [NAME ...]
+ *                                              (all phases without NAMEs)
  *        xv6bench -x                           (exit at once: forkexec's child)
  */
 #include "kernel/types.h"
@@ -50,16 +53,17 @@
 #define FORK4M_BYTES (4 * 1024 * 1024)
 #define SBRK_PAGES 16
 
-/* Operations per phase at scale 1: a few seconds each on stock xv6 under
- * QEMU on a busy 2-core host. */
-#define N_FORK4M 150
-#define N_FORKEXEC 600
-#define N_SBRK 5000
-#define N_SYSCALL 200000
-#define N_PIPE 8000
+/* Operations per phase and round at scale 1: one to a few seconds each on
+ * stock xv6 under QEMU on a 2-core host. */
+#define N_FORK4M 100
+#define N_FORKEXEC 300
+#define N_SBRK 2500
+#define N_SYSCALL 100000
+#define N_PIPE 4000
 
 static int nowait;
 static int scale = 1;
+static int rounds = 1;
 static char *self = "/xv6bench";
 
 static void
@@ -277,7 +281,7 @@ selected(int argc, char **argv, int first, char *name)
 int
 main(int argc, char **argv)
 {
-  int first = 1;
+  int first = 1, r;
 
   if(argc > 1 && strcmp(argv[1], "-x") == 0)
     exit(0);
@@ -288,26 +292,33 @@ main(int argc, char **argv)
     } else if(strcmp(argv[first], "-s") == 0 && first + 1 < argc){
       scale = atoi(argv[first + 1]);
       first += 2;
+    } else if(strcmp(argv[first], "-r") == 0 && first + 1 < argc){
+      rounds = atoi(argv[first + 1]);
+      first += 2;
     } else {
-      fprintf(2, "usage: xv6bench [-a] [-s SCALE] [free fork4m forkexec "
-                 "sbrk syscall pipe ...]\n");
+      fprintf(2, "usage: xv6bench [-a] [-s SCALE] [-r ROUNDS] [free fork4m "
+                 "forkexec sbrk syscall pipe ...]\n");
       exit(1);
     }
   }
   if(scale < 1)
     scale = 1;
+  if(rounds < 1)
+    rounds = 1;
   if(selected(argc, argv, first, "free"))
     phase_free();
-  if(selected(argc, argv, first, "syscall"))
-    phase_syscall(N_SYSCALL * scale);
-  if(selected(argc, argv, first, "pipe"))
-    phase_pipe(N_PIPE * scale);
-  if(selected(argc, argv, first, "sbrk"))
-    phase_sbrk(N_SBRK * scale);
-  if(selected(argc, argv, first, "forkexec"))
-    phase_forkexec(N_FORKEXEC * scale);
-  if(selected(argc, argv, first, "fork4m"))
-    phase_fork4m(N_FORK4M * scale);
+  for(r = 0; r < rounds; r++){
+    if(selected(argc, argv, first, "syscall"))
+      phase_syscall(N_SYSCALL * scale);
+    if(selected(argc, argv, first, "pipe"))
+      phase_pipe(N_PIPE * scale);
+    if(selected(argc, argv, first, "sbrk"))
+      phase_sbrk(N_SBRK * scale);
+    if(selected(argc, argv, first, "forkexec"))
+      phase_forkexec(N_FORKEXEC * scale);
+    if(selected(argc, argv, first, "fork4m"))
+      phase_fork4m(N_FORK4M * scale);
+  }
   waitline();
   printf("xv6bench: done\n");
   exit(0);
