@@ -25,8 +25,10 @@ The xv6 part of ci/bench (which imports this file); runnable alone as well.
 2. Timing.  On the host: every console line is stamped with the time it
    arrived; a phase is the time between its "start" and "end" lines
    (xv6bench.c section 2); usertests is the time from typing the command to
-   its verdict.  The phases last a second or more, so the stamping's jitter
-   (ms) does not matter.  xv6bench runs 3 rounds of every phase (-r), one of
+   its verdict.  Every phase lasts at least a second (xv6bench repeats
+   chunks of operations until 10 ticks of the guest's clock have passed and
+   prints the operations done), so the stamping's jitter (ms) does not
+   matter.  xv6bench runs 3 rounds of every phase (-r), one of
    each phase per round; a row is the best round (ops_per_s, with ns and
    ops of that round), ops_per_s_min the slowest.
 

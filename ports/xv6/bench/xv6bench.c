@@ -21,9 +21,13 @@
  * 2. Timing.  Stock xv6 lets user mode read neither the time CSR nor a clock
  *    finer than its 100 ms tick, so the program keeps no time: it prints a
  *    "start" line before a phase and an "end" line after it, and the harness
- *    timestamps the lines as they arrive on the console.  The counts are
- *    chosen so that every phase lasts a second or more on the slower kernel;
- *    a scale factor (-s) multiplies them all.  With -r R the phases run R
+ *    timestamps the lines as they arrive on the console.  A phase repeats
+ *    chunks of a fixed count of operations until it has lasted at least
+ *    -t ticks of the kernel's clock (uptime(), default 10: one second with
+ *    xv6's 100 ms tick), so that it lasts a second or more on the faster
+ *    kernel too and the stamping's resolution does not matter; the "end"
+ *    line gives the operations done.  A scale factor (-s) multiplies the
+ *    chunks.  With -r R the phases run R
  *    rounds, one of each phase per round, so that a slow spell of the host
  *    does not fall on one phase only (the harness keeps the best round).
  *
@@ -41,7 +45,7 @@
  *    phase, the 4 MiB heap) happens before the wait, tear-down after the
  *    end line.  With -a the program does not wait (a run by hand).
  *
- * usage: xv6bench [-a] [-s SCALE] [-r ROUNDS] [NAME ...]
+ * usage: xv6bench [-a] [-s SCALE] [-r ROUNDS] [-t TICKS] [NAME ...]
  *                                              (all phases without NAMEs)
  *        xv6bench -x                           (exit at once: forkexec's child)
  */
@@ -53,17 +57,18 @@
 #define FORK4M_BYTES (4 * 1024 * 1024)
 #define SBRK_PAGES 16
 
-/* Operations per phase and round at scale 1: one to a few seconds each on
- * stock xv6 under QEMU on a 2-core host. */
-#define N_FORK4M 100
-#define N_FORKEXEC 300
-#define N_SBRK 2500
-#define N_SYSCALL 100000
-#define N_PIPE 4000
+/* Operations per chunk at scale 1: about a second each on stock xv6 under
+ * QEMU on an idle 2-core host. */
+#define N_FORK4M 50
+#define N_FORKEXEC 150
+#define N_SBRK 1500
+#define N_SYSCALL 60000
+#define N_PIPE 2000
 
 static int nowait;
 static int scale = 1;
 static int rounds = 1;
+static int minticks = 10;
 static char *self = "/xv6bench";
 
 static void
@@ -92,6 +97,15 @@ start(char *name)
   printf("xv6bench: start %s\n", name);
 }
 
+/* The end of a chunk: the operations done so far; 1 when the phase that
+ * started at tick t0 has lasted long enough. */
+static int
+enough(int *done, int n, int t0)
+{
+  *done += n;
+  return uptime() - t0 >= minticks;
+}
+
 static int
 reap(void)
 {
@@ -106,7 +120,7 @@ static void
 phase_fork4m(int n)
 {
   char *heap = sbrk(FORK4M_BYTES);
-  int i, pid;
+  int i, pid, t0, done = 0;
   uint64 pages;
 
   if(heap == (char *)-1)
@@ -117,16 +131,19 @@ phase_fork4m(int n)
   pages = ((uint64)sbrk(0) + PGSIZE - 1) / PGSIZE;
   waitline();
   start("fork4m");
-  for(i = 0; i < n; i++){
-    pid = fork();
-    if(pid < 0)
-      die("fork4m: fork");
-    if(pid == 0)
-      exit(0);
-    if(reap() != 0)
-      die("fork4m: child status");
-  }
-  printf("xv6bench: end fork4m ops=%d pages=%l\n", n, pages);
+  t0 = uptime();
+  do {
+    for(i = 0; i < n; i++){
+      pid = fork();
+      if(pid < 0)
+        die("fork4m: fork");
+      if(pid == 0)
+        exit(0);
+      if(reap() != 0)
+        die("fork4m: child status");
+    }
+  } while(!enough(&done, n, t0));
+  printf("xv6bench: end fork4m ops=%d pages=%l\n", done, pages);
   if(sbrk(-FORK4M_BYTES) == (char *)-1)
     die("fork4m: sbrk release");
 }
@@ -135,64 +152,73 @@ static void
 phase_forkexec(int n)
 {
   char *argv[] = { self, "-x", 0 };
-  int i, pid;
+  int i, pid, t0, done = 0;
   uint64 pages = ((uint64)sbrk(0) + PGSIZE - 1) / PGSIZE;
 
   waitline();
   start("forkexec");
-  for(i = 0; i < n; i++){
-    pid = fork();
-    if(pid < 0)
-      die("forkexec: fork");
-    if(pid == 0){
-      exec(self, argv);
-      printf("xv6bench: FAIL forkexec: exec %s\n", self);
-      exit(1);
+  t0 = uptime();
+  do {
+    for(i = 0; i < n; i++){
+      pid = fork();
+      if(pid < 0)
+        die("forkexec: fork");
+      if(pid == 0){
+        exec(self, argv);
+        printf("xv6bench: FAIL forkexec: exec %s\n", self);
+        exit(1);
+      }
+      if(reap() != 0)
+        die("forkexec: child status");
     }
-    if(reap() != 0)
-      die("forkexec: child status");
-  }
-  printf("xv6bench: end forkexec ops=%d pages=%l\n", n, pages);
+  } while(!enough(&done, n, t0));
+  printf("xv6bench: end forkexec ops=%d pages=%l\n", done, pages);
 }
 
 static void
 phase_sbrk(int n)
 {
-  int i, j;
+  int i, j, t0, done = 0;
   char *p;
 
   waitline();
   start("sbrk");
-  for(i = 0; i < n; i++){
-    p = sbrk(SBRK_PAGES * PGSIZE);
-    if(p == (char *)-1)
-      die("sbrk: grow");
-    for(j = 0; j < SBRK_PAGES; j++)
-      p[j * PGSIZE] = 1;
-    if(sbrk(-SBRK_PAGES * PGSIZE) == (char *)-1)
-      die("sbrk: shrink");
-  }
-  printf("xv6bench: end sbrk ops=%d pages_per_op=%d\n", n, SBRK_PAGES);
+  t0 = uptime();
+  do {
+    for(i = 0; i < n; i++){
+      p = sbrk(SBRK_PAGES * PGSIZE);
+      if(p == (char *)-1)
+        die("sbrk: grow");
+      for(j = 0; j < SBRK_PAGES; j++)
+        p[j * PGSIZE] = 1;
+      if(sbrk(-SBRK_PAGES * PGSIZE) == (char *)-1)
+        die("sbrk: shrink");
+    }
+  } while(!enough(&done, n, t0));
+  printf("xv6bench: end sbrk ops=%d pages_per_op=%d\n", done, SBRK_PAGES);
 }
 
 static void
 phase_syscall(int n)
 {
-  int i, pid = getpid();
+  int i, t0, done = 0, pid = getpid();
 
   waitline();
   start("syscall");
-  for(i = 0; i < n; i++)
-    if(getpid() != pid)
-      die("syscall: getpid");
-  printf("xv6bench: end syscall ops=%d\n", n);
+  t0 = uptime();
+  do {
+    for(i = 0; i < n; i++)
+      if(getpid() != pid)
+        die("syscall: getpid");
+  } while(!enough(&done, n, t0));
+  printf("xv6bench: end syscall ops=%d\n", done);
 }
 
 static void
 phase_pipe(int n)
 {
   int there[2], back[2];
-  int i, pid;
+  int i, pid, t0, done = 0;
   char c = 0;
 
   if(pipe(there) < 0 || pipe(back) < 0)
@@ -213,14 +239,17 @@ phase_pipe(int n)
   close(back[1]);
   waitline();
   start("pipe");
-  for(i = 0; i < n; i++){
-    c = (char)i;
-    if(write(there[1], &c, 1) != 1)
-      die("pipe: write");
-    if(read(back[0], &c, 1) != 1 || c != (char)i)
-      die("pipe: read");
-  }
-  printf("xv6bench: end pipe ops=%d\n", n);
+  t0 = uptime();
+  do {
+    for(i = 0; i < n; i++){
+      c = (char)i;
+      if(write(there[1], &c, 1) != 1)
+        die("pipe: write");
+      if(read(back[0], &c, 1) != 1 || c != (char)i)
+        die("pipe: read");
+    }
+  } while(!enough(&done, n, t0));
+  printf("xv6bench: end pipe ops=%d\n", done);
   close(there[1]);
   close(back[0]);
   if(reap() != 0)
@@ -295,9 +324,12 @@ main(int argc, char **argv)
     } else if(strcmp(argv[first], "-r") == 0 && first + 1 < argc){
       rounds = atoi(argv[first + 1]);
       first += 2;
+    } else if(strcmp(argv[first], "-t") == 0 && first + 1 < argc){
+      minticks = atoi(argv[first + 1]);
+      first += 2;
     } else {
-      fprintf(2, "usage: xv6bench [-a] [-s SCALE] [-r ROUNDS] [free fork4m "
-                 "forkexec sbrk syscall pipe ...]\n");
+      fprintf(2, "usage: xv6bench [-a] [-s SCALE] [-r ROUNDS] [-t TICKS] "
+                 "[free fork4m forkexec sbrk syscall pipe ...]\n");
       exit(1);
     }
   }
