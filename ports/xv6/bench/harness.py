@@ -527,17 +527,17 @@ def summary(rows):
                   r['harts'] == h and 'free_pages' in r), None)
         v = next((r for r in rows if r['impl'] == 'rvmm' and
                   r['harts'] == h and 'free_pages' in r), None)
-        line = f'  {h} hart(s): '
+        parts = []
         if s:
-            line += (f"stock user {s['free_pages']}, kernel (derived) "
-                     f"{s['kfree_pages_derived']}")
+            parts.append(f"stock user {s['free_pages']}, kernel (derived) "
+                         f"{s['kfree_pages_derived']}")
         if v:
-            line += (f"; rvmm user {v['free_pages']}, kernel "
-                     f"{v.get('kfree_pages', '-')}")
+            parts.append(f"rvmm user {v['free_pages']}, kernel "
+                         f"{v.get('kfree_pages', '-')}")
         if s and v:
             d = (v['free_pages'] - s['free_pages']) / s['free_pages'] * 100
-            line += f'; rvmm/stock user {d:+.2f}% (goal: within 4%)'
-        out.append(line)
+            parts.append(f'rvmm/stock user {d:+.2f}% (goal: within 4%)')
+        out.append(f'  {h} hart(s): ' + '; '.join(parts))
         if s and v and 'kfree_pages' in v:
             out += ['    ' + x for x in free_accounting(s, v)]
     return '\n'.join(out)
