@@ -376,6 +376,9 @@ def boot(impl, kernel, img, harts, phases, usertests, scale, nrounds, emit):
                 fixed['free_pages'] = parse_kv(rest)['pages']
             elif what == 'done':
                 break
+        # The host's 1-minute load average when the phases ended: on a
+        # shared 2-core host, what the figures were measured under.
+        fixed['host_load'] = round(os.getloadavg()[0], 1)
         fixed['image_pages'], base = image_pages(kernel)
         # RAM below the kernel's image (QEMU virt's RAM starts at
         # 0x80000000): OpenSBI's 2 MiB under -bios default.
@@ -427,6 +430,7 @@ def boot(impl, kernel, img, harts, phases, usertests, scale, nrounds, emit):
             line['ops_per_s'] = round(1e9 / line['ns'], 6)
             line['s'] = round(line['ns'] / 1e9, 1)
             line.update(fixed)
+            line['host_load'] = round(os.getloadavg()[0], 1)
             emit(line)
             out.append(line)
         return out, 0
