@@ -522,6 +522,15 @@ def summary(rows):
         out.append(f"{k[0]:15} {k[1]:>5} {fmt(s) if s else '-':>12} "
                    f"{fmt(v) if v else '-':>12} "
                    f"{f'{ratio:.2f}' if ratio else '-':>10}  {verdict}")
+    loads = []
+    for r in rows:
+        if 'host_load' in r and r['bench'] != 'xv6.usertests':
+            k = f"{r['impl']} {r['harts']}"
+            if k not in [x[0] for x in loads]:
+                loads.append((k, r['host_load']))
+    if loads:
+        out.append('host load average (2 cores) after each boot\'s phases: ' +
+                   ', '.join(f'{k}: {v}' for k, v in loads))
     out.append('')
     out.append('free memory after boot (pages of 4 KiB): user = what a '
                'process can grow by and write; kernel = the allocator\'s '
