@@ -34,8 +34,9 @@ The xv6 part of ci/bench (which imports this file); runnable alone as well.
 
 3. Counts.  On rvmm, at every "xv6bench: wait" the harness sends Ctrl-P and
    reads the kernel's statistics line ("rvmm: free_pages=N ... key=value");
-   a phase's counters are the differences between the lines around it,
-   divided by its operations (`<key>_per_op`).  Stock xv6 has no counters:
+   a phase's counters are the differences between the lines of the waits
+   right before and right after it (set-up and tear-down fall outside),
+   summed over its rounds and divided by their operations (`<key>_per_op`).  Stock xv6 has no counters:
    its rows carry what its code implies, marked `counts=derived`: every page
    below the break copied at fork (uvmcopy), per trap one satp write and two
    full sfence.vma on the way in (trampoline uservec) and the same on the way
@@ -337,7 +338,7 @@ def boot(impl, kernel, img, harts, phases, usertests, scale, nrounds, emit):
            '-device', 'virtio-blk-device,drive=x0,bus=virtio-mmio-bus.0']
     logfile = os.path.join(LOGS, f'xv6-{impl}-{harts}.log')
     g = Guest(cmd, logfile)
-    rounds, fixed = [], {}
+    rounds, fixed, out = [], {}, []
     stats = impl != 'stock'
     try:
         pos, _, _ = g.expect(r'^$a', 0, 300, prompt=True)
@@ -395,7 +396,6 @@ def boot(impl, kernel, img, harts, phases, usertests, scale, nrounds, emit):
                         fixed[k] = v
         elif not stats:
             fixed['kfree_pages_derived'] = stock_kalloc_pages(kernel)
-        out = []
         for name in [p for p in MICRO if any(r['name'] == p for r in rounds)]:
             mine = [r for r in rounds if r['name'] == name]
             rates = [r['ops'] * 1e9 / max(r['ns'], 1) for r in mine]
@@ -433,10 +433,14 @@ def boot(impl, kernel, img, harts, phases, usertests, scale, nrounds, emit):
             line['host_load'] = round(os.getloadavg()[0], 1)
             emit(line)
             out.append(line)
+            if not line['passed']:
+                log(f'xv6 bench: usertests -q failed on {impl} at {harts} '
+                    f'harts (console: {logfile})')
+                return out, 1
         return out, 0
     except RuntimeError as e:
         log(f'xv6 bench: {impl} at {harts} harts: {e} (console: {logfile})')
-        return [], 1
+        return out, 1
     finally:
         g.close()
 

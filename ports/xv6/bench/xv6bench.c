@@ -39,11 +39,11 @@
  *      xv6bench: end NAME ops=N [key=value ...]
  *      xv6bench: free pages=N
  *      xv6bench: done
- *    Every phase is preceded by a "wait", and one more "wait" follows the
- *    last phase, so the statistics read at a wait are the "after" of one
- *    phase and the "before" of the next.  Set-up (the partner of the pipe
- *    phase, the 4 MiB heap) happens before the wait, tear-down after the
- *    end line.  With -a the program does not wait (a run by hand).
+ *    Every phase has a "wait" right before its start line and one right
+ *    after its end line, so that statistics read at the two waits span
+ *    the phase alone: set-up (the partner of the pipe phase, the 4 MiB
+ *    heap) comes before the first, tear-down after the second.  With -a
+ *    the program does not wait (a run by hand).
  *
  * usage: xv6bench [-a] [-s SCALE] [-r ROUNDS] [-t TICKS] [NAME ...]
  *                                              (all phases without NAMEs)
@@ -144,6 +144,7 @@ phase_fork4m(int n)
     }
   } while(!enough(&done, n, t0));
   printf("xv6bench: end fork4m ops=%d pages=%l\n", done, pages);
+  waitline();
   if(sbrk(-FORK4M_BYTES) == (char *)-1)
     die("fork4m: sbrk release");
 }
@@ -173,6 +174,7 @@ phase_forkexec(int n)
     }
   } while(!enough(&done, n, t0));
   printf("xv6bench: end forkexec ops=%d pages=%l\n", done, pages);
+  waitline();
 }
 
 static void
@@ -196,6 +198,7 @@ phase_sbrk(int n)
     }
   } while(!enough(&done, n, t0));
   printf("xv6bench: end sbrk ops=%d pages_per_op=%d\n", done, SBRK_PAGES);
+  waitline();
 }
 
 static void
@@ -212,6 +215,7 @@ phase_syscall(int n)
         die("syscall: getpid");
   } while(!enough(&done, n, t0));
   printf("xv6bench: end syscall ops=%d\n", done);
+  waitline();
 }
 
 static void
@@ -250,6 +254,7 @@ phase_pipe(int n)
     }
   } while(!enough(&done, n, t0));
   printf("xv6bench: end pipe ops=%d\n", done);
+  waitline();
   close(there[1]);
   close(back[0]);
   if(reap() != 0)
@@ -351,7 +356,6 @@ main(int argc, char **argv)
     if(selected(argc, argv, first, "fork4m"))
       phase_fork4m(N_FORK4M * scale);
   }
-  waitline();
   printf("xv6bench: done\n");
   exit(0);
 }
