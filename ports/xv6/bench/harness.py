@@ -193,7 +193,7 @@ class Guest:
         self.lines = []          # (time, text)
         self.partial = ''
         self.cv = threading.Condition()
-        self.log = open(logfile, 'w')
+        self.log = open(logfile, 'w', buffering=1)
         self.log.write('# ' + ' '.join(cmd) + '\n')
         self.t0 = time.monotonic()
         self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE,
