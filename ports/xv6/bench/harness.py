@@ -420,6 +420,7 @@ def boot(impl, kernel, img, harts, phases, usertests, scale, nrounds, emit):
         if usertests:
             pos, _, _ = g.expect(r'^$a', pos, 60, prompt=True)
             t0 = time.monotonic()
+            start_pos = pos
             g.type('usertests -q\n')
             pos, t, m = g.expect(r'(ALL TESTS PASSED|SOME TESTS FAILED|'
                                  r'FAILED)', pos, 3600)
@@ -431,6 +432,8 @@ def boot(impl, kernel, img, harts, phases, usertests, scale, nrounds, emit):
             line['s'] = round(line['ns'] / 1e9, 1)
             line.update(fixed)
             line['host_load'] = round(os.getloadavg()[0], 1)
+            with open(usertests_file(impl, harts), 'w') as f:
+                json.dump(test_times(g, start_pos), f)
             emit(line)
             out.append(line)
             if not line['passed']:
@@ -443,6 +446,28 @@ def boot(impl, kernel, img, harts, phases, usertests, scale, nrounds, emit):
         return out, 1
     finally:
         g.close()
+
+
+def usertests_file(impl, harts):
+    return os.path.join(LOGS, f'xv6-usertests-{impl}-{harts}.json')
+
+
+def test_times(g, pos):
+    """Seconds per test of a usertests run, from the stamps of its "test
+    NAME: OK" lines (each test's time runs from the line before)."""
+    out, prev = {}, None
+    with g.cv:
+        lines = list(g.lines[pos:])
+    for t, s in lines:
+        if s is None:
+            break
+        if 'usertests starting' in s:
+            prev = t
+        m = re.search(r'test (\w+): (OK|FAILED)', s)
+        if m and prev is not None:
+            out[m.group(1)] = round(t - prev, 2)
+            prev = t
+    return out
 
 
 def selection(names, usertests_opt):
@@ -526,6 +551,24 @@ def summary(rows):
         out.append(f"{k[0]:15} {k[1]:>5} {fmt(s) if s else '-':>12} "
                    f"{fmt(v) if v else '-':>12} "
                    f"{f'{ratio:.2f}' if ratio else '-':>10}  {verdict}")
+    for h in sorted({r['harts'] for r in rows if r['bench'] == 'xv6.usertests'}):
+        try:
+            with open(usertests_file('stock', h)) as f:
+                st = json.load(f)
+            with open(usertests_file('rvmm', h)) as f:
+                rv = json.load(f)
+        except (OSError, ValueError):
+            continue
+        diff = sorted(((rv[k] - st[k], k) for k in st if k in rv),
+                      reverse=True)
+        if diff:
+            out.append(f'usertests at {h} hart(s), the tests rvmm takes longest '
+                       f'over stock: ' + ', '.join(
+                           f'{k} {st[k]:.1f} s -> {rv[k]:.1f} s'
+                           for _, k in diff[:3]) +
+                       f'; all others together: '
+                       f'{sum(st[k] for _, k in diff[3:]):.1f} s -> '
+                       f'{sum(rv[k] for _, k in diff[3:]):.1f} s')
     loads = []
     for r in rows:
         if 'host_load' in r and r['bench'] != 'xv6.usertests':
@@ -554,7 +597,8 @@ def summary(rows):
         if s and v:
             d = (v['free_pages'] - s['free_pages']) / s['free_pages'] * 100
             parts.append(f'rvmm/stock user {d:+.2f}% (goal: within 4%)')
-        out.append(f'  {h} hart(s): ' + '; '.join(parts))
+        if parts:
+            out.append(f'  {h} hart(s): ' + '; '.join(parts))
         if s and v and 'kfree_pages' in v:
             out += ['    ' + x for x in free_accounting(s, v)]
     return '\n'.join(out)
