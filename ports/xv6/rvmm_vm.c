@@ -62,6 +62,8 @@ static int stats_wanted;		/* (A) Ctrl-P */
 
 #define COMMIT_RESERVE_MIN 512ull	/* pages kept for the kernel */
 
+_Static_assert(RVMM_KSTACK_SIZE == KSTACKSIZE, "memlayout.h's KSTACKSIZE");
+
 /* ------------------------------------------------------------------ */
 /* Frames: xv6's kalloc() and kfree().                                 */
 
