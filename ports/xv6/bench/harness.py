@@ -597,6 +597,10 @@ def summary(rows):
         if s and v:
             d = (v['free_pages'] - s['free_pages']) / s['free_pages'] * 100
             parts.append(f'rvmm/stock user {d:+.2f}% (goal: within 4%)')
+            if 'kfree_pages' in v:
+                d = (v['kfree_pages'] - s['kfree_pages_derived']) / \
+                    s['kfree_pages_derived'] * 100
+                parts.append(f'kernel {d:+.2f}%')
         if parts:
             out.append(f'  {h} hart(s): ' + '; '.join(parts))
         if s and v and 'kfree_pages' in v:
