@@ -274,7 +274,7 @@ bm_size(uint64_t x)
 	return size > 2048 ? 2048 : size;
 }
 
-/* Frees every object left in slots [0, n) of c (teardowns). */
+/* c frees every object left in owner's slots [0, n) (teardowns). */
 static void
 bm_free_slots(struct bm_cpu *c, struct bm_cpu *owner, size_t n)
 {
@@ -384,7 +384,8 @@ t_slots_mx(struct bm_cpu *c, unsigned self, unsigned n)
 #define BT_BATCH 32
 #define BT_SLOTS 16
 
-/* Fills batch s of c with sizes from size_of(rng); returns its bytes. */
+/* Fills batch s of c (8 .. 128 B if small, else 16 B .. 2 KiB); returns
+   the bytes allocated. */
 static inline __attribute__((always_inline)) int64_t
 bt_fill(struct bm_cpu *c, uintptr_t s, bool small)
 {
@@ -543,14 +544,14 @@ static void
 w_larson(struct bm_cpu *c, unsigned self, unsigned n)
 {
 	struct bm_cpu *prev = &bm_cpus[(self + n - 1) % n];
-	uint64_t epochs = bm_ops / LS_EPOCH ? bm_ops / LS_EPOCH : 1, i = 0;
+	uint64_t epochs = bm_ops / LS_EPOCH ? bm_ops / LS_EPOCH : 1;
 	unsigned cur = c->held;
 	int64_t live = c->live;
 
 	for (uint64_t e = 0; e < epochs; e++) {
 		struct bm_cpu *set = &bm_cpus[cur];
 		void *v;
-		for (unsigned k = 0; k < LS_EPOCH; k++, i++) {
+		for (unsigned k = 0; k < LS_EPOCH; k++) {
 			size_t j = rng_below(&c->rng, LS_SLOTS);
 			size_t size = LS_MIN +
 			    rng_below(&c->rng, LS_MAX - LS_MIN + 1);
