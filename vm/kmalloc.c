@@ -72,13 +72,15 @@
 #include "vm/kmalloc.h"
 #include "vm/zone_impl.h"
 
-#define KM_NCLASSES 56
+#define KM_NSMALL 56		/* classes up to KMALLOC_MAX_CLASS */
+#define KM_NCLASSES (KM_NSMALL + 24)
 #define KM_LARGE_OWNER 0x4b4d414c4c4152ull	/* word[1] of a large run */
 #define KM_LARGE_MAGIC 0x9e3779b97f4a7c15ull
 
 static size_t km_class_size[KM_NCLASSES];		/* (C) */
 static struct zone *km_class_zone[KM_NCLASSES];		/* (C) */
 static struct zone *km_zone_of[KMALLOC_MAX_CLASS >> 4];	/* (C) */
+static struct zone *km_big_zone_of[KMALLOC_MAX_BIG >> 10];	/* (C) */
 static bool km_ready;
 
 static unsigned km_fail_every;		/* (A) */
@@ -103,6 +105,11 @@ kmalloc_make_classes(void)
 			km_class_size[n++] = s;
 	for (unsigned i = 0; i < sizeof(km_top) / sizeof(km_top[0]); i++)
 		km_class_size[n++] = km_top[i];
+	VM_ASSERT(n == KM_NSMALL);
+	/* The big classes: eight per doubling, multiples of 1 KiB. */
+	for (size_t base = KMALLOC_MAX_CLASS; base < KMALLOC_MAX_BIG; base *= 2)
+		for (size_t s = base + base / 8; s <= 2 * base; s += base / 8)
+			km_class_size[n++] = s;
 	VM_ASSERT(n == KM_NCLASSES);
 }
 
@@ -134,6 +141,8 @@ kmalloc_init(void)
 	}
 	for (size_t i = 0; i < KMALLOC_MAX_CLASS >> 4; i++)
 		km_zone_of[i] = kmalloc_class_for((i + 1) << 4);
+	for (size_t i = KMALLOC_MAX_CLASS >> 10; i < KMALLOC_MAX_BIG >> 10; i++)
+		km_big_zone_of[i] = kmalloc_class_for((i + 1) << 10);
 	ck_pr_store_8((uint8_t *)&km_ready, 1);
 }
 
@@ -144,6 +153,8 @@ kmalloc_zone_for(size_t size)
 		size = 1;
 	if (size <= KMALLOC_MAX_CLASS)
 		return km_zone_of[(size - 1) >> 4];
+	if (size <= KMALLOC_MAX_BIG)
+		return km_big_zone_of[(size - 1) >> 10];
 	return NULL;
 }
 
@@ -174,9 +185,13 @@ kmalloc_large(size_t size, unsigned flags)
 	while (((size_t)1 << order) < npages)
 		order++;
 	contig = ((size_t)1 << order) != npages || order > PAGE_MAX_ORDER;
-	/* Power-of-two sizes beyond the largest block: aligned runs. */
-	pg = contig ? page_alloc_contig(npages, (npages & (npages - 1)) == 0 ?
-	    npages << PAGE_SHIFT : 0, pflags) : page_alloc(order, pflags);
+	if (!contig)
+		pg = page_alloc(order, pflags);
+	else if (order <= PAGE_MAX_ORDER)
+		pg = page_alloc_run(npages, pflags);	/* O(log n) */
+	else	/* Beyond the largest block: a scan; powers of two aligned. */
+		pg = page_alloc_contig(npages, (npages & (npages - 1)) == 0 ?
+		    npages << PAGE_SHIFT : 0, pflags);
 	if (pg == NULL)
 		goto fail;
 	pg->pg_owner.word[0] = size;
@@ -197,6 +212,8 @@ kmalloc(size_t size, unsigned flags)
 
 	if (__builtin_expect(size - 1 < KMALLOC_MAX_CLASS, 1))
 		z = km_zone_of[(size - 1) >> 4];
+	else if (size - 1 < KMALLOC_MAX_BIG)
+		z = km_big_zone_of[(size - 1) >> 10];
 	else if (size == 0)
 		z = km_zone_of[0];
 	else

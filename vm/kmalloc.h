@@ -33,7 +33,9 @@
 #define KM_NORECLAIM ZALLOC_NORECLAIM	/* fail rather than reclaim */
 
 #define KMALLOC_MIN 16
-#define KMALLOC_MAX_CLASS 8192		/* larger: whole frames */
+#define KMALLOC_MAX_CLASS 8192		/* largest small class (16 B steps
+					   in the inline lookup) */
+#define KMALLOC_MAX_BIG 65536		/* largest class; larger: frames */
 
 /*
  * kmalloc_init: creates the size-class zones.

@@ -79,7 +79,11 @@
  *    the run at a given address (the no-MMU map's fixed mappings) when
  *    every frame of it is free, after draining the caches and reclaiming
  *    if need be; page_split_contig() cuts a run in two, so that part of
- *    it can be freed (a partial munmap without an MMU).
+ *    it can be freed (a partial munmap without an MMU).  The scan is in
+ *    the size of the region; page_alloc_run() makes a run without one:
+ *    the buddy block of the next power of two (page_alloc), marked a run
+ *    and its frames past the run given back, O(log n) under one lock
+ *    hold after the block's allocation.
  *
  * 6. Baseline.  page_set_mode(PAGE_MODE_GLOBAL) bypasses the caches, so a
  *    benchmark can compare both in one boot.
@@ -1121,6 +1125,40 @@ page_free_contig(struct vm_page *pg, size_t npages)
 	free_range_locked(r, idx, idx + npages);
 	region_unlock(r);
 	hal_intr_restore(s);
+}
+
+struct vm_page *
+page_alloc_run(size_t npages, unsigned flags)
+{
+	unsigned order = npages > 1 ? log2_floor(npages - 1) + 1 : 0;
+	size_t n2 = (size_t)1 << order;
+	struct vm_page *pg;
+
+	if (npages == 0 || order > PAGE_MAX_ORDER)
+		return NULL;
+	/* Failure injection, draining and reclaim are page_alloc's. */
+	pg = page_alloc(order, flags & ~PAGE_ZERO);
+	if (pg == NULL)
+		return NULL;
+	struct page_region *r = &regions[pg->pg_region];
+	size_t idx = pg_index(r, pg);
+	if (n2 > npages && ck_pr_load_8((uint8_t *)&poison_on))
+		page_poison_block(pg + npages, n2 - npages);
+	hal_intr_t s = hal_intr_disable();
+	region_lock(r);
+	pg->pg_flags |= PGF_CONTIG;
+	pg->pg_npages = (uint32_t)npages;
+	pg_set_order(pg, 0);
+	/* The frames past the run go back to the buddy lists. */
+	if (n2 > npages)
+		free_range_locked(r, idx + npages, idx + n2);
+	region_unlock(r);
+	hal_intr_restore(s);
+	ck_pr_inc_64(&contig_allocs);
+	if (flags & PAGE_ZERO)
+		for (size_t i = 0; i < npages; i++)
+			memset(hal_phys_to_virt(pg[i].pg_pa), 0, PAGE_SIZE);
+	return pg;
 }
 
 /* ------------------------------------------------------------------ */

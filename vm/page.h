@@ -125,6 +125,17 @@ struct vm_page *page_alloc_contig(size_t npages, size_t align, unsigned flags);
 void page_free_contig(struct vm_page *pg, size_t npages);
 
 /*
+ * page_alloc_run: a run of npages frames (1 <= npages <= 2^PAGE_MAX_ORDER)
+ * in O(log npages) whatever the size of RAM: the buddy block of the next
+ * power of two, cut to npages, the frames past them given back at once.
+ * The first frame is aligned to that power of two.  Freed with
+ * page_free_contig(pg, npages), like a run of page_alloc_contig.  NULL
+ * when out of memory (after draining and reclaim) or npages is out of
+ * range.
+ */
+struct vm_page *page_alloc_run(size_t npages, unsigned flags);
+
+/*
  * page_alloc_range: the run of npages frames that starts exactly at pa,
  * taken as page_alloc_contig() would take it (a run, freed with
  * page_free_contig).  Frames in per-CPU caches are drained and the reclaim
