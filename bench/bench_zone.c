@@ -12,8 +12,9 @@
  *			switches every size class; ops = kmalloc + kfree
  *	kmalloc.large	every hart allocates, touches and frees one object
  *			of `size` bytes in a loop, for size 8504 (above the
- *			small classes, not a power-of-two number of pages)
- *			and 16384 (four pages); impl "rvmm"; ops = pairs.
+ *			small classes, not a power-of-two number of pages),
+ *			16384 (four pages) and 100000 (above the classes:
+ *			frames); impl "rvmm"; ops = pairs.
  *			mem_mib is the RAM the kernel was given (the cost of
  *			the large path must not depend on it: run it at
  *			several mem= / --mem, ci/bench does), large_per_1000
@@ -337,7 +338,7 @@ bz_mem_mib(void)
 
 KBENCH(kmalloc_large)
 {
-	static const size_t sizes[] = { 8504, 16384 };
+	static const size_t sizes[] = { 8504, 16384, 100000 };
 	struct bz_totals b, a;
 	struct kmalloc_stats k0, k1;
 	bool was_debug, debug;
