@@ -10,6 +10,17 @@
  *			seed per hart for both impls), after an untimed
  *			quarter-length warm-up; impl "mag" / "nomag"
  *			switches every size class; ops = kmalloc + kfree
+ *	kmalloc.large	every hart allocates, touches and frees one object
+ *			of `size` bytes in a loop, for size 8504 (above the
+ *			small classes, not a power-of-two number of pages),
+ *			16384 (four pages) and 100000 (above the classes:
+ *			frames); impl "rvmm"; ops = pairs.
+ *			mem_mib is the RAM the kernel was given (the cost of
+ *			the large path must not depend on it: run it at
+ *			several mem= / --mem, ci/bench does), large_per_1000
+ *			the allocations that took frames from the page
+ *			allocator rather than a class zone, per 1000
+ *			allocations of the timed rounds
  *
  * Counters: depot_trips_per_1000 (full magazines fetched or returned per
  * 1000 operations, all harts), contention (depot try-lock failures),
@@ -288,6 +299,84 @@ KBENCH(kmalloc_mixed)
 		    &a, debug, solo);
 	}
 	kmalloc_set_magazines(true);
+	(void)kmalloc_reap_all();
+	if (was_debug)
+		(void)kmalloc_set_debug(true);
+}
+
+/* ------------------------------------------------------------------ */
+
+static size_t bz_large_size;
+
+static void
+bz_large_worker(void *arg)
+{
+	size_t size = bz_large_size;
+
+	(void)arg;
+	for (uint64_t i = 0; i < bz_ops; i++) {
+		void *p = kmalloc(size, 0);
+		if (__builtin_expect(p == NULL, 0))
+			panic("kmalloc.large: kmalloc(%zu) failed", size);
+		*(volatile uint64_t *)p = i;
+		kfree(p);
+	}
+}
+
+/* The RAM the kernel was given, in MiB (all regions, reserved included). */
+static uint64_t
+bz_mem_mib(void)
+{
+	const struct hal_mem_range *mem;
+	unsigned n = hal_mem_regions(&mem);
+	uint64_t bytes = 0;
+
+	for (size_t i = 0; i < n; i++)
+		bytes += mem[i].size;
+	return bytes >> 20;
+}
+
+KBENCH(kmalloc_large)
+{
+	static const size_t sizes[] = { 8504, 16384, 100000 };
+	struct bz_totals b, a;
+	struct kmalloc_stats k0, k1;
+	bool was_debug, debug;
+	char ctr[240];
+	uint64_t rounds = bench_arg_u64("rounds", 3);
+
+	bz_init();
+	was_debug = zone_is_debug(kmalloc_class_zone(0));
+	(void)kmalloc_set_debug(false);
+	debug = zone_is_debug(kmalloc_class_zone(0));
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		bz_large_size = sizes[i];
+		bz_ops = bench_arg_u64("ops", strcmp(RVMM_TARGET, "host") == 0 ?
+		    1000000 : 100000);
+		/* Untimed warm-up: slabs made and magazines filled. */
+		uint64_t timed = bz_ops;
+		bz_ops = timed / 10 + 1;
+		smp_run(bz_large_worker, NULL);
+		bz_ops = timed;
+		uint64_t solo = bz_solo_rate(bz_large_worker, bz_kmalloc_totals);
+		kmalloc_stats(&k0);
+		uint64_t ns = bz_measure(bz_large_worker, bz_kmalloc_totals, &b,
+		    &a);
+		kmalloc_stats(&k1);
+		ksnprintf(ctr, sizeof(ctr), "\"size\":%zu,\"mem_mib\":%llu,"
+		    "\"large_per_1000\":%llu,\"depot_trips_per_1000\":%llu,"
+		    "\"contention\":%llu,\"debug\":%d,\"rounds\":%llu",
+		    bz_large_size, (unsigned long long)bz_mem_mib(),
+		    (unsigned long long)bench_muldiv(k1.large_allocs -
+		    k0.large_allocs, 1000, rounds * bz_ops * hal_ncpus()),
+		    (unsigned long long)(bench_muldiv(a.trips - b.trips, 1000,
+		    bz_ops * hal_ncpus())),
+		    (unsigned long long)(a.contention - b.contention),
+		    debug ? 1 : 0,
+		    (unsigned long long)rounds);
+		bench_report_solo("kmalloc.large", "rvmm", hal_ncpus(),
+		    bz_ops * hal_ncpus(), ns, solo, ctr);
+	}
 	(void)kmalloc_reap_all();
 	if (was_debug)
 		(void)kmalloc_set_debug(true);

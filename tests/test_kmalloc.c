@@ -113,8 +113,8 @@ KTEST(kmalloc, every_class)
 		}
 	}
 	/* Large sizes: frames, natural alignment for powers of two. */
-	static const size_t large[] = { 8193, 12288, 16384, 20000, 65536,
-	    100000, 1 << 20 };
+	static const size_t large[] = { KMALLOC_MAX_BIG + 1, 69632, 100000,
+	    131072, 3 << 17, 1 << 20 };
 	for (size_t i = 0; i < sizeof(large) / sizeof(large[0]); i++) {
 		void *q = kmalloc(large[i], i % 2 ? KM_ZERO : 0);
 		KT_ASSERT(q != NULL);
@@ -145,7 +145,7 @@ KTEST(kmalloc, size_lookup)
 	unsigned c = 0;
 
 	kt_init();
-	for (size_t size = 0; size <= 8192; size++) {
+	for (size_t size = 0; size <= KMALLOC_MAX_BIG; size++) {
 		while (kmalloc_class_size(c) < size)
 			c++;
 		if (kmalloc_zone_for(size) != kmalloc_class_zone(c)) {
@@ -154,7 +154,9 @@ KTEST(kmalloc, size_lookup)
 			break;
 		}
 	}
-	KT_EXPECT(kmalloc_zone_for(8193) == NULL);
+	KT_EXPECT(kmalloc_zone_for(KMALLOC_MAX_BIG + 1) == NULL);
+	KT_EXPECT_EQ(kmalloc_class_size(kmalloc_nclasses() - 1),
+	    KMALLOC_MAX_BIG);
 }
 
 KTEST(kmalloc, failure_injection)
@@ -170,18 +172,41 @@ KTEST(kmalloc, failure_injection)
 		if ((p[i] = kmalloc(64, 0)) == NULL)
 			nulls++;
 	KT_EXPECT_EQ(nulls, N / 4);
-	/* Large allocations count on their own. */
-	static void *q[8];
+	/* Large allocations and each class count on their own. */
+	static void *q[8], *b[8];
 	nulls = 0;
 	for (int i = 0; i < 8; i++)
-		if ((q[i] = kmalloc(20000, 0)) == NULL)
+		if ((q[i] = kmalloc(100000 + 4096 * (size_t)i, 0)) == NULL)
+			nulls++;
+	KT_EXPECT_EQ(nulls, 2);
+	nulls = 0;
+	for (int i = 0; i < 8; i++)
+		if ((b[i] = kmalloc(20000, 0)) == NULL)
 			nulls++;
 	KT_EXPECT_EQ(nulls, 2);
 	kmalloc_set_fail_every(0);
 	for (int i = 0; i < N; i++)
 		kfree(p[i]);
+	for (int i = 0; i < 8; i++) {
+		kfree(q[i]);
+		kfree(b[i]);
+	}
+	struct kmalloc_stats ks;
+	kmalloc_stats(&ks);
+	KT_EXPECT_EQ(ks.large_allocs, ks.large_frees);
+	KT_EXPECT_EQ(ks.large_pages, 0);
+	KT_EXPECT_EQ(kt_free_frames(), before);
+	/* The page allocator's own failures on the large path leak
+	   nothing either. */
+	page_set_fail_every(2);
+	for (int i = 0; i < 8; i++)
+		q[i] = kmalloc(100000, 0);
+	page_set_fail_every(0);
 	for (int i = 0; i < 8; i++)
 		kfree(q[i]);
+	kmalloc_stats(&ks);
+	KT_EXPECT_EQ(ks.large_allocs, ks.large_frees);
+	KT_EXPECT_EQ(ks.large_pages, 0);
 	KT_EXPECT_EQ(kt_free_frames(), before);
 }
 
@@ -457,4 +482,307 @@ KTEST(kmalloc, waste_below_one_eighth)
 	}
 	if (was_debug)
 		KT_EXPECT_EQ(kmalloc_set_debug(true), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Sweep of sizes, and the large path across harts.                    */
+
+/* Stamps: the size and a tag at the start, the middle and the end. */
+static void
+kt_stamp(void *p, size_t size, uint64_t tag)
+{
+	uint8_t *b = p;
+	uint64_t w[2] = { size, tag };
+	size_t n = size < sizeof(w) ? size : sizeof(w);
+
+	memcpy(b, w, n);
+	if (size >= 3 * sizeof(w))
+		memcpy(b + size / 2 - sizeof(w) / 2, w, sizeof(w));
+	if (size >= 2 * sizeof(w))
+		memcpy(b + size - sizeof(w), w, sizeof(w));
+}
+
+static bool
+kt_stamped(const void *p, size_t size, uint64_t tag)
+{
+	const uint8_t *b = p;
+	uint64_t w[2] = { size, tag };
+	size_t n = size < sizeof(w) ? size : sizeof(w);
+
+	if (size >= 2 * sizeof(w) &&
+	    memcmp(b + size - sizeof(w), w, sizeof(w)) != 0)
+		return false;
+	if (size >= 3 * sizeof(w) &&
+	    memcmp(b + size / 2 - sizeof(w) / 2, w, sizeof(w)) != 0)
+		return false;
+	return memcmp(b, w, n) == 0;
+}
+
+/* The alignment every allocation of `size` must have (kmalloc.h). */
+static size_t
+kt_align_of(size_t size)
+{
+	if (is_pow2(size) && size >= 16)
+		return size;
+	return size > KMALLOC_MAX_BIG ? PAGE_SIZE : 16;
+}
+
+#define KW_LIVE 8			/* objects live at once in the sweep */
+#define KW_BYTES (16u << 20)		/* and at most this many bytes */
+
+struct kw_obj {
+	uint8_t *p;
+	size_t size;
+	uint64_t tag;
+};
+
+static struct kw_obj kw_live[KW_LIVE];
+static unsigned kw_n, kw_bad;
+static size_t kw_bytes;
+
+static void
+kw_release_oldest(void)
+{
+	struct kw_obj *o = &kw_live[0];
+
+	if (!kt_stamped(o->p, o->size, o->tag) && kw_bad++ < 5)
+		KT_FAIL("kmalloc(%zu) = %p: contents changed", o->size,
+		    (void *)o->p);
+	kfree(o->p);
+	kw_bytes -= o->size;
+	memmove(&kw_live[0], &kw_live[1], --kw_n * sizeof(kw_live[0]));
+}
+
+static void
+kw_one(size_t size, uint64_t tag)
+{
+	unsigned flags = tag % 7 == 0 && size <= KMALLOC_MAX_BIG ? KM_ZERO : 0;
+
+	while (kw_n == KW_LIVE || (kw_n > 0 && kw_bytes + size > KW_BYTES))
+		kw_release_oldest();
+	uint8_t *p = kmalloc(size, flags);
+	if (p == NULL) {
+		if (kw_bad++ < 5)
+			KT_FAIL("kmalloc(%zu) failed", size);
+		return;
+	}
+	/* Physical: the host port's arena is only page aligned. */
+	if ((hal_virt_to_phys(p) % kt_align_of(size) != 0 ||
+	    (uintptr_t)p % 16 != 0 || ksize(p) < size) &&
+	    kw_bad++ < 5)
+		KT_FAIL("kmalloc(%zu) = %p: ksize %zu, alignment %zu expected",
+		    size, (void *)p, ksize(p), kt_align_of(size));
+	if (size > KMALLOC_MAX_BIG && ksize(p) != size && kw_bad++ < 5)
+		KT_FAIL("kmalloc(%zu): ksize %zu", size, ksize(p));
+	if (flags & KM_ZERO)
+		for (size_t i = 0; i < size; i += size / 16 + 1)
+			if (p[i] != 0 || p[size - 1] != 0) {
+				if (kw_bad++ < 5)
+					KT_FAIL("kmalloc(%zu, KM_ZERO): byte "
+					    "not zero", size);
+				break;
+			}
+	for (unsigned k = 0; k < kw_n; k++) {
+		struct kw_obj *o = &kw_live[k];
+		if (p < o->p + o->size && o->p < p + size && kw_bad++ < 5)
+			KT_FAIL("kmalloc(%zu) = %p overlaps kmalloc(%zu) = %p",
+			    size, (void *)p, o->size, (void *)o->p);
+	}
+	kt_stamp(p, size, tag);
+	kw_live[kw_n++] = (struct kw_obj){ p, size, tag };
+	kw_bytes += size;
+}
+
+/*
+ * Every size from 1 byte to KMALLOC_MAX_BIG + 4 pages, then every page
+ * count (the size of n pages, one byte less and one more) up to 1100
+ * pages (4.3 MiB: past the largest buddy block, where kmalloc scans for a
+ * run): alignment, ksize, no overlap with the last few allocations still
+ * live, contents (stamps at both ends and the middle) kept until freed,
+ * KM_ZERO, and afterwards every frame and statistic back where it was.
+ * Debug zones and page poisoning are turned off meanwhile: they fill and
+ * check every byte, which is not what this test is about and would take
+ * minutes under TCG.
+ */
+KTEST(kmalloc, sweep_every_size)
+{
+	const char *pp = ktest_arg("page_poison");
+	struct kmalloc_stats k0, k1;
+	struct zone_stats st;
+	uint64_t tag = 0;
+
+	kt_init();
+	zone_stats(kmalloc_class_zone(0), &st);
+	bool was_debug = st.debug;
+	(void)kmalloc_reap_all();
+	(void)kmalloc_set_debug(false);
+	page_set_poison(false);
+	size_t before = kt_free_frames();
+	kmalloc_stats(&k0);
+	kw_n = 0;
+	kw_bad = 0;
+	kw_bytes = 0;
+	for (size_t size = 1; size <= KMALLOC_MAX_BIG + 4 * PAGE_SIZE; size++)
+		kw_one(size, ++tag);
+	for (size_t n = (KMALLOC_MAX_BIG >> PAGE_SHIFT) + 4; n <= 1100; n++) {
+		kw_one(n * PAGE_SIZE - 1, ++tag);
+		kw_one(n * PAGE_SIZE, ++tag);
+		kw_one(n * PAGE_SIZE + 1, ++tag);
+	}
+	while (kw_n > 0)
+		kw_release_oldest();
+	kmalloc_stats(&k1);
+	KT_EXPECT_EQ(k1.large_allocs - k0.large_allocs,
+	    k1.large_frees - k0.large_frees);
+	KT_EXPECT_EQ(k1.large_pages, k0.large_pages);
+	KT_EXPECT_EQ(k1.failures, k0.failures);
+	for (unsigned c = 0; c < kmalloc_nclasses(); c++) {
+		zone_stats(kmalloc_class_zone(c), &st);
+		KT_EXPECT_EQ(st.objs_in_use, 0);
+	}
+	KT_EXPECT_EQ(kt_free_frames(), before);
+	ktest_note("%llu allocations", (unsigned long long)tag);
+	page_set_poison(VM_DEBUG_LEVEL >= 2 && !(pp != NULL && pp[0] == '0'));
+	if (was_debug)
+		KT_EXPECT_EQ(kmalloc_set_debug(true), 0);
+}
+
+/*
+ * Harts allocate and free large objects (above the small classes: the
+ * big classes and frame runs up to 1 MiB) at once, from deterministic
+ * seeds, each keeping a few live and handing some to the next hart to
+ * free; every object's stamps are checked before it is freed.
+ */
+#define KL_SLOTS 6
+
+static void
+kl_worker(void *arg)
+{
+	unsigned self = hal_cpu_id(), n = hal_ncpus();
+	unsigned prev = (self + n - 1) % n;
+	struct kw_obj live[KL_SLOTS] = { 0 };
+	uint64_t cross = 0;
+	struct rng r;
+	void *q;
+
+	(void)arg;
+	rng_seed(&r, ktest_seed(), 200 + self);
+	for (uint64_t i = 0; i < ks_ops; i++) {
+		unsigned k = (unsigned)rng_below(&r, KL_SLOTS);
+		if (live[k].p != NULL) {
+			if (!kt_stamped(live[k].p, live[k].size, live[k].tag))
+				KT_FAIL("kmalloc(%zu) = %p: contents changed",
+				    live[k].size, (void *)live[k].p);
+			kfree(live[k].p);
+			live[k].p = NULL;
+		} else {
+			size_t size = rng_below(&r, 4) == 0 ?
+			    KMALLOC_MAX_BIG + 1 + rng_below(&r, 1 << 20) :
+			    KMALLOC_MAX_CLASS + 1 + rng_below(&r,
+			    KMALLOC_MAX_BIG - KMALLOC_MAX_CLASS);
+			uint8_t *p = kmalloc(size, 0);
+			if (p == NULL) {
+				KT_FAIL("kmalloc(%zu) failed", size);
+				continue;
+			}
+			uint64_t tag = ((uint64_t)self << 48) | i;
+			kt_stamp(p, size, tag);
+			/* Hand every third to the next hart: it checks the
+			   stamps it finds (size and tag in the first words). */
+			if (n > 1 && rng_below(&r, 3) == 0 &&
+			    ck_ring_enqueue_spsc(&ks_ring[self], ks_buf[self], p))
+				continue;
+			live[k] = (struct kw_obj){ p, size, tag };
+		}
+		while (n > 1 && ck_ring_dequeue_spsc(&ks_ring[prev],
+		    ks_buf[prev], &q)) {
+			uint64_t w[2];
+			memcpy(w, q, sizeof(w));
+			if (!kt_stamped(q, w[0], w[1]) || ksize(q) < w[0])
+				KT_FAIL("object %p from cpu %u damaged", q, prev);
+			kfree(q);
+			cross++;
+		}
+	}
+	for (unsigned k = 0; k < KL_SLOTS; k++)
+		if (live[k].p != NULL)
+			kfree(live[k].p);
+	ck_pr_store_uint(&ks_done[self], 1);
+	while (n > 1) {
+		bool done = ck_pr_load_uint(&ks_done[prev]) != 0;
+		ck_pr_fence_load();
+		while (ck_ring_dequeue_spsc(&ks_ring[prev], ks_buf[prev], &q)) {
+			kfree(q);
+			cross++;
+		}
+		if (done)
+			break;
+		hal_cpu_relax();
+	}
+	ks_cross[self] = cross;
+}
+
+KTEST(kmalloc, large_across_harts)
+{
+	struct kmalloc_stats k0, k1;
+	uint64_t cross = 0;
+
+	kt_init();
+	size_t before = kt_free_frames();
+	kmalloc_stats(&k0);
+	for (unsigned c = 0; c < hal_ncpus(); c++) {
+		ck_ring_init(&ks_ring[c], KS_RING);
+		ks_done[c] = 0;
+	}
+	ks_ops = ktest_iters(400);
+	smp_run(kl_worker, NULL);
+	for (unsigned c = 0; c < hal_ncpus(); c++)
+		cross += ks_cross[c];
+	if (hal_ncpus() > 1)
+		KT_EXPECT_GT(cross, 0);
+	kmalloc_stats(&k1);
+	KT_EXPECT_GT(k1.large_allocs, k0.large_allocs);
+	KT_EXPECT_EQ(k1.large_allocs - k0.large_allocs,
+	    k1.large_frees - k0.large_frees);
+	KT_EXPECT_EQ(k1.large_pages, k0.large_pages);
+	for (unsigned c = 0; c < kmalloc_nclasses(); c++) {
+		struct zone_stats st;
+		zone_t z = kmalloc_class_zone(c);
+		zone_stats(z, &st);
+		KT_EXPECT_EQ(st.objs_in_use, 0);
+		KT_EXPECT(zone_is_valid(z));
+	}
+	KT_EXPECT(page_is_valid());
+	ktest_note("%u harts, %llu ops each, %llu cross-hart frees",
+	    hal_ncpus(), (unsigned long long)ks_ops,
+	    (unsigned long long)cross);
+	KT_EXPECT_EQ(kt_free_frames(), before);
+}
+
+/* ------------------------------------------------------------------ */
+/* Wrong use of the large path and the big classes (tests/meson.build). */
+
+KTEST_EXPLICIT(wrong_kmalloc_large_double_free, double_free)
+{
+	kt_init();
+	void *p = kmalloc(100000, 0);
+	kfree(p);
+	kfree(p);
+	KT_FAIL("double kfree of a large allocation not caught");
+}
+
+KTEST_EXPLICIT(wrong_kmalloc_large_interior, interior)
+{
+	kt_init();
+	uint8_t *p = kmalloc(100000, 0);
+	kfree(p + 2 * PAGE_SIZE);
+	KT_FAIL("kfree inside a large allocation not caught");
+}
+
+KTEST_EXPLICIT(wrong_kmalloc_big_interior, big_interior)
+{
+	kt_init();
+	uint8_t *p = kmalloc(20000, 0);
+	kfree(p + PAGE_SIZE);
+	KT_FAIL("kfree inside a big-class object not caught");
 }

@@ -335,6 +335,53 @@ KTEST(page, runs_at_an_address_and_cut)
 	snap_expect_same(&start);
 }
 
+/*
+ * page_alloc_run: runs of every length up to the largest block, aligned
+ * to the next power of two, zeroed on request, contents kept, cut and
+ * freed in pieces or whole; the frames past each run are free at once,
+ * and at the end every block has merged back.
+ */
+KTEST(page, runs_from_the_next_block)
+{
+	struct page_snap start;
+	struct vm_page *pg, *t;
+	struct rng r;
+
+	rng_seed(&r, ktest_seed(), 4);
+	snap_take(&start);
+	for (size_t n = 1; n <= ((size_t)1 << PAGE_MAX_ORDER);
+	    n += n < 40 ? 1 : 1 + rng_below(&r, 97)) {
+		size_t p2 = 1, before = page_free_count();
+		while (p2 < n)
+			p2 <<= 1;
+		pg = page_alloc_run(n, n % 3 == 0 ? PAGE_ZERO : 0);
+		KT_ASSERT(pg != NULL);
+		KT_EXPECT_EQ(page_to_pa(pg) % (p2 * PAGE_SIZE), 0);
+		KT_EXPECT_EQ(page_free_count(), before - n);
+		if (n % 3 == 0)
+			for (size_t i = 0; i < n; i++)
+				if (((uint64_t *)page_to_kva(&pg[i]))[7] != 0) {
+					KT_FAIL("run of %zu: frame %zu not zeroed",
+					    n, i);
+					break;
+				}
+		block_mark(pg, n, 9);
+		if (n > 1 && n % 2 == 0) {
+			t = page_split_contig(pg, n, n / 2);
+			KT_EXPECT(block_check(t, n - n / 2, 9));
+			page_free_contig(t, n - n / 2);
+			KT_EXPECT(block_check(pg, n / 2, 9));
+			page_free_contig(pg, n / 2);
+		} else {
+			KT_EXPECT(block_check(pg, n, 9));
+			page_free_contig(pg, n);
+		}
+	}
+	KT_EXPECT(page_alloc_run(0, 0) == NULL);
+	KT_EXPECT(page_alloc_run(((size_t)1 << PAGE_MAX_ORDER) + 1, 0) == NULL);
+	snap_expect_same(&start);
+}
+
 /* Multi-hart stress: random orders, cross-hart frees through mailboxes. */
 #define STRESS_SLOTS 48
 #define MAILBOX 8

@@ -4,8 +4,10 @@
  * 1. Classes.  16, 32, .., 128 (steps of 16), then eight classes per
  *    doubling up to 8 KiB: 144, 160, .., 256 (steps of 16), 288 .. 512
  *    (32), 576 .. 1024 (64), 1152 .. 2048 (128), 2304 .. 4096 (256),
- *    and above 4 KiB 4608, 5120, 5456, 6144, 6544, 7296, 7680, 8192:
- *    56 zones.  The last doubling is not in steps of 512 because 5632,
+ *    and above 4 KiB 4608, 5120, 5456, 6144, 6544, 7296, 7680, 8192
+ *    (the 56 small classes); then the big classes, eight per doubling up
+ *    to 64 KiB: 9 .. 16 KiB (steps of 1 KiB), 18 .. 32 KiB (2 KiB),
+ *    36 .. 64 KiB (4 KiB): 80 zones.  The last small doubling is not in steps of 512 because 5632,
  *    6656 and 7168 do not fill a slab of at most 32 KiB (zone.c's
  *    ZONE_SLAB_MAX_ORDER) to within 1/8; 5456 and 6544 are 32 KiB / 6
  *    and / 5 rounded down to 16, 7296 the middle of the classes that
@@ -14,13 +16,22 @@
  *    - internal waste: a request just above class p lands in the next
  *      class c and wastes c - p - 1 bytes; above 128 bytes that is below
  *      1/8 of c, at most 687/6144 = 11.2% (a request of 5457 bytes); in
- *      the regular doublings the worst is b/8 - 1 over b + b/8 (just
- *      below 1/9, e.g. 511/4608 = 11.1%);
+ *      the regular doublings, big classes included, the worst is
+ *      b/8 - 1 over b + b/8 (just below 1/9, e.g. 511/4608 = 11.1%,
+ *      1023/9216 = 11.1%);
  *    - slab waste: the bytes of a slab block that hold no object (tail,
  *      and the header of an on-slab zone) are below 1/8 of the block, at
- *      most 3584/32768 = 10.9% (7296: four objects per 32 KiB).  This
- *      is the zones' layout without debug redzones (which add 16 bytes
- *      to each object's stride, see 6.).
+ *      most 3584/32768 = 10.9% (7296: four objects per 32 KiB).  The big
+ *      classes take slabs of 2^5, 2^6 and 2^7 pages (128, 256, 512 KiB
+ *      for the three doublings: zone_impl.h, ZONE_BIG_SLAB_MAX_ORDER),
+ *      the smallest that hold eight objects, so their waste is below one
+ *      object, i.e. below 1/8; at most 8.6% (13312, 26624, 53248: nine
+ *      objects per slab).  This is the zones' layout without debug
+ *      redzones (which add 16 bytes to each object's stride, see 6.).
+ *    Together: a request above 128 bytes and up to 64 KiB occupies less
+ *    than (8/7)^2 = 1.31 times its size, slab tails included (with the
+ *    worst cases above, at most 1.26 times; objects cached in magazines
+ *    and the one empty slab a zone keeps aside).
  *    Power-of-two classes are created with their size as alignment, the
  *    others with 16, so any request gets 16-byte alignment and a
  *    power-of-two request (which lands in the class of exactly its size)
@@ -34,7 +45,10 @@
  *    (Two tables, 16-byte steps up to 1 KiB and 128-byte steps above,
  *    would be an eighth of the size but need a branch or arithmetic on
  *    the size to choose; a mix of request sizes makes the branch
- *    mispredict often.)
+ *    mispredict often.)  The big classes, multiples of 1 KiB, have a
+ *    second table, km_big_zone_of[(size - 1) >> 10] (64 slots), reached
+ *    by one more compare after the first misses: sizes up to 8 KiB pay
+ *    nothing for it.
  *
  * 3. Fast path.  kmalloc is the table lookup plus the zone's inline
  *    per-cpu magazine pop (zone_impl.h); kfree finds the frame of the
@@ -48,12 +62,31 @@
  *    frame: the large path, other regions and bad pointers (kfree_slow)
  *    are out of line and reached by tail calls, as are the zone misses.
  *
- * 4. Large allocations (> 8 KiB) take 2^k frames from page_alloc when the
- *    frame count is a power of two (naturally aligned), else a run from
- *    page_alloc_contig.  The first frame records the size asked for
+ * 4. Large allocations (> 64 KiB) take 2^k frames from page_alloc when
+ *    the frame count n is a power of two (naturally aligned), else a run
+ *    from page_alloc_run: the buddy block of the next power of two, cut
+ *    to n frames, the frames past them returned to the buddy lists at
+ *    once (page.c, 5.).  Both are O(log n) whatever the size of RAM: a
+ *    free-list pop, at most PAGE_MAX_ORDER splits, and for a run at most
+ *    log2(n) blocks given back and, on kfree, as many merges.  They take
+ *    the region's buddy lock (orders of 64 KiB and up are not cached per
+ *    cpu), once for a block and twice for a run; at these sizes filling
+ *    the memory costs more than the lock.  Runs longer than the largest
+ *    buddy block (2^PAGE_MAX_ORDER frames, 4 MiB) still come from
+ *    page_alloc_contig, a scan of the region: the one path whose cost
+ *    grows with RAM.  The first frame records the size asked for
  *    (pg_owner.ksize = word[0]), an owner mark (word[1]) and the frame
  *    count with the kind of allocation (word[2], xor a magic); kfree
- *    checks all three and clears them, so a second kfree panics.
+ *    checks all three and clears them, so a second kfree, or a kfree of
+ *    a frame inside the allocation (no record), panics.
+ *    Cost (docs/BENCHMARKS.md, kmalloc.large): kmalloc+kfree of 8504 or
+ *    16384 bytes is a magazine hit of a big class, as cheap as a small
+ *    one, at 64 MiB as at 4 GiB; 100000 bytes (a 25-frame run) is a
+ *    buddy allocation, a cut and a free, about 170 ns on the host at
+ *    either size of RAM.  (Before the big classes and page_alloc_run,
+ *    any size above 8 KiB that was not a power-of-two number of frames
+ *    took page_alloc_contig's scan under the region lock: 5 us with
+ *    64 MiB of RAM, 190 us with 4 GiB, for 8504 bytes.)
  *
  * 5. Locking: none of its own; the zones' and the page allocator's.  The
  *    class tables are written once by kmalloc_init and read-only after.
@@ -72,13 +105,15 @@
 #include "vm/kmalloc.h"
 #include "vm/zone_impl.h"
 
-#define KM_NCLASSES 56
+#define KM_NSMALL 56		/* classes up to KMALLOC_MAX_CLASS */
+#define KM_NCLASSES (KM_NSMALL + 24)
 #define KM_LARGE_OWNER 0x4b4d414c4c4152ull	/* word[1] of a large run */
 #define KM_LARGE_MAGIC 0x9e3779b97f4a7c15ull
 
 static size_t km_class_size[KM_NCLASSES];		/* (C) */
 static struct zone *km_class_zone[KM_NCLASSES];		/* (C) */
 static struct zone *km_zone_of[KMALLOC_MAX_CLASS >> 4];	/* (C) */
+static struct zone *km_big_zone_of[KMALLOC_MAX_BIG >> 10];	/* (C) */
 static bool km_ready;
 
 static unsigned km_fail_every;		/* (A) */
@@ -103,6 +138,11 @@ kmalloc_make_classes(void)
 			km_class_size[n++] = s;
 	for (unsigned i = 0; i < sizeof(km_top) / sizeof(km_top[0]); i++)
 		km_class_size[n++] = km_top[i];
+	VM_ASSERT(n == KM_NSMALL);
+	/* The big classes: eight per doubling, multiples of 1 KiB. */
+	for (size_t base = KMALLOC_MAX_CLASS; base < KMALLOC_MAX_BIG; base *= 2)
+		for (size_t s = base + base / 8; s <= 2 * base; s += base / 8)
+			km_class_size[n++] = s;
 	VM_ASSERT(n == KM_NCLASSES);
 }
 
@@ -134,6 +174,8 @@ kmalloc_init(void)
 	}
 	for (size_t i = 0; i < KMALLOC_MAX_CLASS >> 4; i++)
 		km_zone_of[i] = kmalloc_class_for((i + 1) << 4);
+	for (size_t i = KMALLOC_MAX_CLASS >> 10; i < KMALLOC_MAX_BIG >> 10; i++)
+		km_big_zone_of[i] = kmalloc_class_for((i + 1) << 10);
 	ck_pr_store_8((uint8_t *)&km_ready, 1);
 }
 
@@ -144,6 +186,8 @@ kmalloc_zone_for(size_t size)
 		size = 1;
 	if (size <= KMALLOC_MAX_CLASS)
 		return km_zone_of[(size - 1) >> 4];
+	if (size <= KMALLOC_MAX_BIG)
+		return km_big_zone_of[(size - 1) >> 10];
 	return NULL;
 }
 
@@ -174,9 +218,13 @@ kmalloc_large(size_t size, unsigned flags)
 	while (((size_t)1 << order) < npages)
 		order++;
 	contig = ((size_t)1 << order) != npages || order > PAGE_MAX_ORDER;
-	/* Power-of-two sizes beyond the largest block: aligned runs. */
-	pg = contig ? page_alloc_contig(npages, (npages & (npages - 1)) == 0 ?
-	    npages << PAGE_SHIFT : 0, pflags) : page_alloc(order, pflags);
+	if (!contig)
+		pg = page_alloc(order, pflags);
+	else if (order <= PAGE_MAX_ORDER)
+		pg = page_alloc_run(npages, pflags);	/* O(log n) */
+	else	/* Beyond the largest block: a scan; powers of two aligned. */
+		pg = page_alloc_contig(npages, (npages & (npages - 1)) == 0 ?
+		    npages << PAGE_SHIFT : 0, pflags);
 	if (pg == NULL)
 		goto fail;
 	pg->pg_owner.word[0] = size;
@@ -197,6 +245,8 @@ kmalloc(size_t size, unsigned flags)
 
 	if (__builtin_expect(size - 1 < KMALLOC_MAX_CLASS, 1))
 		z = km_zone_of[(size - 1) >> 4];
+	else if (size - 1 < KMALLOC_MAX_BIG)
+		z = km_big_zone_of[(size - 1) >> 10];
 	else if (size == 0)
 		z = km_zone_of[0];
 	else

@@ -1,16 +1,17 @@
 /*
  * kmalloc.h: general-purpose kernel allocation by size.
  *
- * kmalloc(size) rounds size up to one of the size classes (16 B .. 8 KiB:
+ * kmalloc(size) rounds size up to one of the size classes (16 B .. 64 KiB:
  * steps of 16 up to 128, then eight classes per doubling, so no request
  * above 128 bytes wastes more than 12.5%) and takes an object from that
  * class's zone (vm/zone.h); larger requests take whole frames from the
- * page allocator and record the size in the first frame's struct vm_page.
- * kfree() needs no size: it finds the zone or the run from the address.
+ * page allocator (in O(log n) up to 4 MiB, see kmalloc.c) and record the
+ * size in the first frame's struct vm_page.  kfree() needs no size: it
+ * finds the zone or the run from the address.
  *
  * Alignment: at least 16 bytes; a power-of-two size gets its natural
  * alignment (a request of 2^k bytes lands in the class of exactly 2^k, or
- * in 2^k-aligned frames); other sizes above 8 KiB are page aligned.
+ * in 2^k-aligned frames); other sizes above 64 KiB are page aligned.
  *
  * Contexts: kmalloc/kfree/ksize run in thread context with interrupts on
  * or off, never in an interrupt handler (as zone_alloc/zone_free).  They
@@ -33,7 +34,9 @@
 #define KM_NORECLAIM ZALLOC_NORECLAIM	/* fail rather than reclaim */
 
 #define KMALLOC_MIN 16
-#define KMALLOC_MAX_CLASS 8192		/* larger: whole frames */
+#define KMALLOC_MAX_CLASS 8192		/* largest small class (16 B steps
+					   in the inline lookup) */
+#define KMALLOC_MAX_BIG 65536		/* largest class; larger: frames */
 
 /*
  * kmalloc_init: creates the size-class zones.
@@ -46,7 +49,7 @@ void *kmalloc(size_t size, unsigned flags);
 /* kfree(NULL) does nothing. */
 void kfree(void *p);
 /* The usable size of an allocation (its class size, or the size asked
-   for above KMALLOC_MAX_CLASS). */
+   for above KMALLOC_MAX_BIG). */
 size_t ksize(const void *p);
 
 /* Size classes, for tests and statistics. */
@@ -69,7 +72,7 @@ void kmalloc_set_fail_every(unsigned n);
 size_t kmalloc_reap_all(void);
 
 struct kmalloc_stats {
-	uint64_t large_allocs;	/* allocations above KMALLOC_MAX_CLASS */
+	uint64_t large_allocs;	/* allocations above KMALLOC_MAX_BIG */
 	uint64_t large_frees;
 	uint64_t large_pages;	/* frames held by large allocations now */
 	uint64_t failures;	/* large allocations that failed */

@@ -31,11 +31,18 @@
  *    Hit paths.  page_alloc and page_free begin with the common case
  *    inline: one load of page_slow (nonzero in the global mode, with
  *    failure injection or with poisoning, each of which has work the hit
- *    path does not do), then a pop or push inside busy (below), the
- *    frame's state change (PG_PCP <-> PG_ALLOC), one per-CPU counter.
- *    page_free first makes the checks of a valid free that misuse fails
- *    (a frame of the first region's array, head of an allocated block of
- *    this order, not a run); anything else, misuse included, goes to the
+ *    path does not do; its bits lie above the cached orders, so one
+ *    compare of order | page_slow tests both), then a pop or push inside
+ *    busy (below), the frame's state change (PG_PCP <-> PG_ALLOC), one
+ *    per-CPU counter (hits or frees of that order, which also carry the
+ *    cache's length: struct page_pcp).  The allocation does nothing of
+ *    page_prepare: no frame in a cache bears PGF_POISONED while
+ *    poisoning is off (page_set_poison unmarks every frame when it turns
+ *    it off).  page_free first makes the checks of a valid free that
+ *    misuse fails (a frame of the first region's array; head of an
+ *    allocated block of this order, not a run: one load of state, order
+ *    and flags as a word, pg_sof, and one compare); anything else, misuse
+ *    included, goes to the
  *    out-of-line slow path, which checks everything again and panics with
  *    the function and its arguments.  Everything else (misses, refills,
  *    spills, other regions, zeroing) is out of line as well.
@@ -53,8 +60,8 @@
  *    interrupts, so program order is all the ordering needed; the cpu
  *    must not change under a hit path (no preemption in rvmm's kernels,
  *    hal_preempt_disable).  page_alloc never runs in an IPI handler, so
- *    only page_free's hit path tests busy.  Other cpus read only
- *    `count`, atomically (page_cpu_stats), and a frame in a cache
+ *    only page_free's hit path tests busy.  Other cpus read only the
+ *    counters, atomically (page_cpu_stats), and a frame in a cache
  *    changes state only through its owner (the merge in
  *    buddy_free_locked reads it atomically and never merges a PG_PCP
  *    frame).
@@ -79,7 +86,11 @@
  *    the run at a given address (the no-MMU map's fixed mappings) when
  *    every frame of it is free, after draining the caches and reclaiming
  *    if need be; page_split_contig() cuts a run in two, so that part of
- *    it can be freed (a partial munmap without an MMU).
+ *    it can be freed (a partial munmap without an MMU).  The scan is in
+ *    the size of the region; page_alloc_run() makes a run without one:
+ *    the buddy block of the next power of two (page_alloc), marked a run
+ *    and its frames past the run given back, O(log n) under one lock
+ *    hold after the block's allocation.
  *
  * 6. Baseline.  page_set_mode(PAGE_MODE_GLOBAL) bypasses the caches, so a
  *    benchmark can compare both in one boot.
@@ -134,6 +145,33 @@ pg_order(const struct vm_page *pg)
 	return ck_pr_load_8((uint8_t *)(uintptr_t)&pg->pg_order);
 }
 
+/*
+ * pg_sof: state, order, region and flags of a frame in one atomic load, so
+ * that page_free's hit path checks state, order and PGF_CONTIG with one
+ * compare: PG_SOF(st, ord, fl) is the word those bytes make.
+ */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define PG_SOF(st, ord, fl) \
+	((uint32_t)(st) | (uint32_t)(ord) << 8 | (uint32_t)(fl) << 24)
+#else
+#define PG_SOF(st, ord, fl) \
+	((uint32_t)(st) << 24 | (uint32_t)(ord) << 16 | (uint32_t)(fl))
+#endif
+#define PG_SOF_MASK PG_SOF(0xff, 0xff, PGF_CONTIG)
+
+static inline uint32_t
+pg_sof(const struct vm_page *pg)
+{
+	return ck_pr_load_32((uint32_t *)(uintptr_t)&pg->pg_sof);
+}
+
+/* The pg_sof of the head of an allocated block (not a run) of order. */
+static const uint32_t pg_sof_alloc[PAGE_PCP_ORDERS] = {
+	PG_SOF(PG_ALLOC, 0, 0), PG_SOF(PG_ALLOC, 1, 0),
+	PG_SOF(PG_ALLOC, 2, 0), PG_SOF(PG_ALLOC, 3, 0),
+};
+_Static_assert(PAGE_PCP_ORDERS == 4, "pg_sof_alloc: one entry per order");
+
 #define PAGE_POISON 0x6b6b6b6b6b6b6b6bull
 #define PGF_POISONED 0x2u	/* frame holds PAGE_POISON since its free */
 #define PAGE_MAX_RECLAIM 8
@@ -141,6 +179,12 @@ pg_order(const struct vm_page *pg)
 static struct page_region regions[HAL_MAX_MEM_REGIONS];
 static size_t nregions;
 static struct page_cpu page_cpus[HAL_MAX_CPUS];
+/*
+ * The hit paths reach page_cpus through this pointer (C): from a register
+ * the compiler addresses every field as an offset, where from the symbol
+ * it spends an instruction on the address of each atomic store.
+ */
+static struct page_cpu *page_cpu_base = page_cpus;
 
 static enum page_mode page_mode;		/* (A) read-mostly */
 static unsigned fail_every;			/* (A) */
@@ -151,9 +195,13 @@ static bool poison_on = VM_DEBUG_LEVEL >= 2;	/* (A) */
  * 3. in the theory comment); 0 lets them run.  Read-mostly: one load on
  * every call instead of three.
  */
-#define PAGE_SLOW_GLOBAL 0x1u	/* page_mode is PAGE_MODE_GLOBAL */
-#define PAGE_SLOW_FAIL 0x2u	/* failure injection on */
-#define PAGE_SLOW_POISON 0x4u	/* poisoning on */
+/* Bits from PAGE_PCP_ORDERS up, so that one compare of order | page_slow
+   tests both (the hit paths). */
+#define PAGE_SLOW_GLOBAL (0x1u * PAGE_PCP_ORDERS) /* PAGE_MODE_GLOBAL */
+#define PAGE_SLOW_FAIL (0x2u * PAGE_PCP_ORDERS)	/* failure injection on */
+#define PAGE_SLOW_POISON (0x4u * PAGE_PCP_ORDERS) /* poisoning on */
+_Static_assert((PAGE_PCP_ORDERS & (PAGE_PCP_ORDERS - 1)) == 0,
+    "PAGE_PCP_ORDERS: a power of two (page_slow)");
 static unsigned page_slow = VM_DEBUG_LEVEL >= 2 ? PAGE_SLOW_POISON : 0; /* (A) */
 static uint64_t failures, injected, contig_allocs;	/* (A) */
 static page_reclaim_fn reclaim_fns[PAGE_MAX_RECLAIM];
@@ -550,7 +598,7 @@ pcp_enter(void)
 	struct page_cpu *c;
 
 	hal_preempt_disable();
-	c = &page_cpus[hal_cpu_id()];
+	c = &page_cpu_base[hal_cpu_id()];
 	ck_pr_store_8(&c->busy, 1);
 	ck_pr_barrier();
 	return c;
@@ -572,7 +620,16 @@ pcp_push_local(struct page_cpu *c, struct page_pcp *l, struct vm_page *pg,
 	pg_set_order(pg, (uint8_t)order);
 	pg->pg_link.cle_next = l->head;
 	l->head = pg;
-	ck_pr_store_uint(&l->count, l->count + 1);
+	ck_pr_store_64(&l->base, l->base + 1);
+}
+
+/* The blocks in a cache (see struct page_pcp). */
+static inline uint64_t
+pcp_count(const struct page_pcp *l)
+{
+	return ck_pr_load_64((uint64_t *)(uintptr_t)&l->base) +
+	    ck_pr_load_64((uint64_t *)(uintptr_t)&l->frees) -
+	    ck_pr_load_64((uint64_t *)(uintptr_t)&l->hits);
 }
 
 static struct vm_page *
@@ -583,7 +640,7 @@ pcp_pop_local(struct page_cpu *c, struct page_pcp *l, unsigned order)
 	if (pg == NULL)
 		return NULL;
 	l->head = pg->pg_link.cle_next;
-	ck_pr_store_uint(&l->count, l->count - 1);
+	ck_pr_store_64(&l->base, l->base - 1);
 	return pg;
 }
 
@@ -661,11 +718,12 @@ page_prepare(struct vm_page *pg, size_t n, unsigned flags)
 }
 
 /* The PAGE_ZERO part of page_prepare, for the hit path. */
-static __attribute__((noinline)) void
+static __attribute__((noinline)) struct vm_page *
 page_zero(struct vm_page *pg, unsigned order)
 {
 	for (size_t i = 0; i < (size_t)1 << order; i++)
 		memset(hal_phys_to_virt(pg[i].pg_pa), 0, PAGE_SIZE);
+	return pg;
 }
 
 static size_t
@@ -756,21 +814,22 @@ page_alloc(unsigned order, unsigned flags)
 	/* The hit path: a pop with interrupts off (3. in the theory
 	   comment).  page_slow == 0: per-CPU mode, no failure injection, no
 	   poison to check. */
-	if (__builtin_expect(order < PAGE_PCP_ORDERS &&
-	    ck_pr_load_uint(&page_slow) == 0, 1)) {
+	if (__builtin_expect((order | ck_pr_load_uint(&page_slow)) <
+	    PAGE_PCP_ORDERS, 1)) {
 		struct page_cpu *c = pcp_enter();
-		struct vm_page *pg = pcp_pop_local(c, &c->pcp[order], order);
+		struct page_pcp *l = &c->pcp[order];
+		struct vm_page *pg = l->head;
 		if (__builtin_expect(pg != NULL, 1)) {
+			/* The pop; hits moves the count (struct page_pcp). */
+			l->head = pg->pg_link.cle_next;
+			stat_inc(&l->hits);
 			VM_ASSERT(pg_state(pg) == PG_PCP && pg_order(pg) == order);
 			pg_set_state(pg, PG_ALLOC);
-			stat_inc(&c->st.pcp_allocs);
 			pcp_exit(c);
-			/* What page_prepare does without poisoning. */
-			pg->pg_flags &= ~PGF_POISONED;
-			for (size_t i = 1; i < (size_t)1 << order; i++)
-				pg[i].pg_flags &= ~PGF_POISONED;
+			/* Nothing of page_prepare: no poisoning, and no
+			   cached frame is marked poisoned (page_set_poison). */
 			if (__builtin_expect(flags & PAGE_ZERO, 0))
-				page_zero(pg, order);
+				return page_zero(pg, order);
 			return pg;
 		}
 		pcp_exit(c);
@@ -843,7 +902,7 @@ page_free_slow(struct vm_page *pg, unsigned order)
 	    ck_pr_load_uint((unsigned *)&page_mode) == PAGE_MODE_PERCPU) {
 		struct page_pcp *l = &c->pcp[order];
 		pcp_push_local(c, l, pg, order);
-		if (l->count > l->high) {
+		if (pcp_count(l) > l->high) {
 			pcp_spill_local(c, l, order, l->batch);
 			stat_inc(&c->st.spills);
 		}
@@ -855,14 +914,16 @@ page_free_slow(struct vm_page *pg, unsigned order)
 	hal_intr_restore(s);
 }
 
-/* => inside pcp_enter/pcp_exit: the region lock wants interrupts off. */
+/* => inside pcp_enter (the region lock wants interrupts off); does the
+   caller's pcp_exit. */
 static __attribute__((noinline)) void
-pcp_spill_batch_local(struct page_cpu *c, struct page_pcp *l, unsigned order)
+pcp_spill_batch_exit(struct page_cpu *c, struct page_pcp *l, unsigned order)
 {
 	hal_intr_t s = hal_intr_disable();
 	pcp_spill_local(c, l, order, l->batch);
 	stat_inc(&c->st.spills);
 	hal_intr_restore(s);
+	pcp_exit(c);
 }
 
 void
@@ -875,12 +936,11 @@ page_free(struct vm_page *pg, unsigned order)
 	 * else, and every misuse, goes to page_free_slow, which checks
 	 * again and panics naming the misuse.
 	 */
-	if (__builtin_expect(order < PAGE_PCP_ORDERS &&
-	    ck_pr_load_uint(&page_slow) == 0 && page_in_first(pg) &&
-	    pg_state(pg) == PG_ALLOC && pg_order(pg) == order &&
-	    !(pg->pg_flags & PGF_CONTIG), 1)) {
+	if (__builtin_expect((order | ck_pr_load_uint(&page_slow)) <
+	    PAGE_PCP_ORDERS && page_in_first(pg) &&
+	    (pg_sof(pg) & PG_SOF_MASK) == pg_sof_alloc[order], 1)) {
 		hal_preempt_disable();
-		struct page_cpu *c = &page_cpus[hal_cpu_id()];
+		struct page_cpu *c = &page_cpu_base[hal_cpu_id()];
 		if (__builtin_expect(ck_pr_load_8(&c->busy) != 0, 0)) {
 			/* In an IPI handler that interrupted a hit path. */
 			hal_preempt_enable();
@@ -890,15 +950,17 @@ page_free(struct vm_page *pg, unsigned order)
 		ck_pr_store_8(&c->busy, 1);
 		ck_pr_barrier();
 		struct page_pcp *l = &c->pcp[order];
-		unsigned n = l->count + 1;
-		stat_inc(&c->st.frees);
-		/* pcp_push_local without the order, which is already right. */
+		/* pcp_push_local without the order, which is already right;
+		   frees moves the count (struct page_pcp). */
+		uint64_t f = l->frees + 1;
+		ck_pr_store_64(&l->frees, f);
 		pg_set_state(pg, PG_PCP);
 		pg->pg_link.cle_next = l->head;
 		l->head = pg;
-		ck_pr_store_uint(&l->count, n);
-		if (__builtin_expect(n > l->high, 0))
-			pcp_spill_batch_local(c, l, order);
+		if (__builtin_expect(l->base + f - l->hits > l->high, 0)) {
+			pcp_spill_batch_exit(c, l, order);
+			return;
+		}
 		pcp_exit(c);
 		return;
 	}
@@ -1123,6 +1185,40 @@ page_free_contig(struct vm_page *pg, size_t npages)
 	hal_intr_restore(s);
 }
 
+struct vm_page *
+page_alloc_run(size_t npages, unsigned flags)
+{
+	unsigned order = npages > 1 ? log2_floor(npages - 1) + 1 : 0;
+	size_t n2 = (size_t)1 << order;
+	struct vm_page *pg;
+
+	if (npages == 0 || order > PAGE_MAX_ORDER)
+		return NULL;
+	/* Failure injection, draining and reclaim are page_alloc's. */
+	pg = page_alloc(order, flags & ~PAGE_ZERO);
+	if (pg == NULL)
+		return NULL;
+	struct page_region *r = &regions[pg->pg_region];
+	size_t idx = pg_index(r, pg);
+	if (n2 > npages && ck_pr_load_8((uint8_t *)&poison_on))
+		page_poison_block(pg + npages, n2 - npages);
+	hal_intr_t s = hal_intr_disable();
+	region_lock(r);
+	pg->pg_flags |= PGF_CONTIG;
+	pg->pg_npages = (uint32_t)npages;
+	pg_set_order(pg, 0);
+	/* The frames past the run go back to the buddy lists. */
+	if (n2 > npages)
+		free_range_locked(r, idx + npages, idx + n2);
+	region_unlock(r);
+	hal_intr_restore(s);
+	ck_pr_inc_64(&contig_allocs);
+	if (flags & PAGE_ZERO)
+		for (size_t i = 0; i < npages; i++)
+			memset(hal_phys_to_virt(pg[i].pg_pa), 0, PAGE_SIZE);
+	return pg;
+}
+
 /* ------------------------------------------------------------------ */
 /* Draining, mode, knobs.                                              */
 
@@ -1141,9 +1237,10 @@ page_drain_local(void *arg)
 	}
 	for (unsigned o = 0; o < PAGE_PCP_ORDERS; o++) {
 		struct page_pcp *l = &c->pcp[o];
-		if (l->count == 0)
+		uint64_t n = pcp_count(l);
+		if (n == 0)
 			continue;
-		pcp_spill_local(c, l, o, l->count);
+		pcp_spill_local(c, l, o, (unsigned)n);
 		any = true;
 	}
 	if (any)
@@ -1213,10 +1310,27 @@ void
 page_set_poison(bool on)
 {
 	ck_pr_store_8((uint8_t *)&poison_on, on);
-	if (on)
+	if (on) {
 		ck_pr_or_uint(&page_slow, PAGE_SLOW_POISON);
-	else
-		ck_pr_and_uint(&page_slow, ~PAGE_SLOW_POISON);
+		return;
+	}
+	/*
+	 * The allocation hit path does not clear PGF_POISONED (it takes
+	 * only blocks freed while poisoning was off): no free frame may keep
+	 * the mark.  Empty the caches, then unmark every frame.
+	 */
+	ck_pr_and_uint(&page_slow, ~PAGE_SLOW_POISON);
+	ck_pr_fence_memory();
+	page_drain_all();
+	for (size_t i = 0; i < nregions; i++) {
+		struct page_region *r = &regions[i];
+		hal_intr_t s = hal_intr_disable();
+		region_lock(r);
+		for (size_t k = 0; k < r->npages; k++)
+			r->pages[k].pg_flags &= ~PGF_POISONED;
+		region_unlock(r);
+		hal_intr_restore(s);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -1228,14 +1342,26 @@ page_cpu_stats(unsigned cpu, struct page_cpu_stats *out)
 	const struct page_cpu_counters *st = &page_cpus[cpu].st;
 
 	VM_ASSERT(cpu < HAL_MAX_CPUS);
-	out->allocs = stat_read(&st->allocs) + stat_read(&st->pcp_allocs);
-	out->frees = stat_read(&st->frees);
-	out->pcp_hits = stat_read(&st->pcp_allocs) - stat_read(&st->pcp_misses);
+	uint64_t hits = 0, frees = 0;
+
+	for (unsigned o = 0; o < PAGE_PCP_ORDERS; o++) {
+		hits += stat_read(&page_cpus[cpu].pcp[o].hits);
+		frees += stat_read(&page_cpus[cpu].pcp[o].frees);
+	}
+	out->allocs = stat_read(&st->allocs) + stat_read(&st->pcp_allocs) +
+	    hits;
+	/* Another cpu's three counters are not read at one instant: a
+	   length that comes out negative is a cache being emptied. */
+	out->frees = stat_read(&st->frees) + frees;
+	out->pcp_hits = stat_read(&st->pcp_allocs) + hits -
+	    stat_read(&st->pcp_misses);
 	out->refills = stat_read(&st->refills);
 	out->spills = stat_read(&st->spills);
 	out->drains = stat_read(&st->drains);
-	for (unsigned o = 0; o < PAGE_PCP_ORDERS; o++)
-		out->cached[o] = ck_pr_load_uint(&page_cpus[cpu].pcp[o].count);
+	for (unsigned o = 0; o < PAGE_PCP_ORDERS; o++) {
+		uint64_t n = pcp_count(&page_cpus[cpu].pcp[o]);
+		out->cached[o] = (int64_t)n < 0 ? 0 : n;
+	}
 }
 
 void
@@ -1393,7 +1519,7 @@ page_is_valid(void)
 		    pg = pg->pg_link.cle_next, n++)
 			if (pg_state(pg) != PG_PCP || pg_order(pg) != o)
 				ok = false;
-		if (n != c->pcp[o].count)
+		if (n != pcp_count(&c->pcp[o]))
 			ok = false;
 	}
 	hal_intr_restore(s);

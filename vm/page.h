@@ -64,10 +64,16 @@ struct vm_page {
 	CK_LIST_ENTRY(vm_page) pg_link;	/* (F) buddy list / (L) pcp stack / (O) */
 	paddr_t pg_pa;			/* (C) physical address */
 	uint32_t pg_npages;		/* (F) run length of a contiguous allocation */
-	uint8_t pg_state;		/* (F, L, A) enum page_state */
-	uint8_t pg_order;		/* (F, L, A) block order, on heads */
-	uint8_t pg_region;		/* (C) index of the region */
-	uint8_t pg_flags;		/* (F) PGF_* */
+	union {
+		struct {
+			uint8_t pg_state;	/* (F, L, A) enum page_state */
+			uint8_t pg_order;	/* (F, L, A) block order, on heads */
+			uint8_t pg_region;	/* (C) index of the region */
+			uint8_t pg_flags;	/* (F) PGF_* */
+		};
+		uint32_t pg_sof;	/* (A) the four as one word, read by
+					   page_free's hit path (page.c) */
+	};
 	/* Free for the owner of an allocated block (zones, objects, kmalloc). */
 	union {
 		struct {
@@ -123,6 +129,17 @@ void page_free(struct vm_page *pg, unsigned order);
 struct vm_page *page_alloc_contig(size_t npages, size_t align, unsigned flags);
 /* page_free_contig: returns a run; npages must match the allocation. */
 void page_free_contig(struct vm_page *pg, size_t npages);
+
+/*
+ * page_alloc_run: a run of npages frames (1 <= npages <= 2^PAGE_MAX_ORDER)
+ * in O(log npages) whatever the size of RAM: the buddy block of the next
+ * power of two, cut to npages, the frames past them given back at once.
+ * The first frame is aligned to that power of two.  Freed with
+ * page_free_contig(pg, npages), like a run of page_alloc_contig.  NULL
+ * when out of memory (after draining and reclaim) or npages is out of
+ * range.
+ */
+struct vm_page *page_alloc_run(size_t npages, unsigned flags);
 
 /*
  * page_alloc_range: the run of npages frames that starts exactly at pa,
@@ -188,7 +205,9 @@ void page_drain_all(void);
 typedef size_t (*page_reclaim_fn)(void);
 void page_reclaim_register(page_reclaim_fn fn);
 
-/* Debug knobs.  fail_every n > 0 makes every n-th allocation fail. */
+/* Debug knobs.  fail_every n > 0 makes every n-th allocation fail.
+   page_set_poison(false) drains the caches and unmarks every frame (a
+   walk of all frames).  pre (poison): no concurrent page calls. */
 void page_set_fail_every(unsigned n);
 void page_set_poison(bool on);
 

@@ -35,11 +35,20 @@ struct page_region {
 /* A per-CPU stack of free blocks of one order, linked through pg_link. */
 struct page_pcp {
 	struct vm_page *head;			/* (L) */
-	unsigned count;				/* (L) blocks; stored atomically
-						   for page_cpu_stats() */
+	/*
+	 * The blocks in the cache are base + frees - hits (mod 2^64,
+	 * pcp_count() in page.c): the hit paths count their operations,
+	 * which the statistics need anyway, and only the slow paths (refill,
+	 * spill, drain, their pushes and pops) move base.  Each is stored
+	 * atomically for page_cpu_stats().
+	 */
+	uint64_t base;				/* (L) */
+	uint64_t hits;				/* (L) hit-path allocations */
+	uint64_t frees;				/* (L) hit-path frees */
+	uint64_t high;				/* (C) spill above this many (64
+						   bits: compared with the count) */
 	unsigned batch;				/* (C) blocks moved per refill/spill */
-	unsigned high;				/* (C) spill above this many */
-} __attribute__((aligned(32)));	/* a power of two: the hit paths index
+} __attribute__((aligned(64)));	/* a power of two: the hit paths index
 					   pcp[order] with a shift */
 
 /* Per-CPU counters; page_cpu_stats() turns them into struct page_cpu_stats. */
@@ -58,7 +67,7 @@ struct page_cpu {
 	struct page_cpu_counters st;		/* (S) */
 	uint8_t busy;				/* (L) nonzero while the owner is
 						   in a hit path (page.c, 3.) */
-} __attribute__((aligned(256)));	/* a power of two, as pcp above */
+} __attribute__((aligned(512)));	/* a power of two, as pcp above */
 
 /*
  * Invariants (checked by page_is_valid):

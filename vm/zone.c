@@ -73,7 +73,8 @@
  * 4. Slabs.  A slab is a naturally aligned block of 2^z_slab_order pages
  *    cut into z_slab_objs objects z_stride apart.  The order is the
  *    smallest (up to ZONE_SLAB_MAX_ORDER, blocks the page allocator
- *    caches per cpu) that wastes less than 1/8 of the block and holds
+ *    caches per cpu; ZONE_BIG_SLAB_MAX_ORDER for kmalloc's classes above
+ *    8 KiB, zone_impl.h) that wastes less than 1/8 of the block and holds
  *    ZONE_SLAB_MIN_OBJS objects, else the smallest under 1/8, else the
  *    least wasteful.  Free objects are linked through their first word.
  *    The slab header (struct zone_slab) sits at the end of the block for
@@ -323,6 +324,9 @@ zone_layout(struct zone *z, bool debug)
 	size_t align = z->z_align, stride;
 	unsigned min_order = 0, pick = ~0u, last_ok = ~0u, best = ~0u;
 	size_t best_waste = 0;
+	unsigned max_order = (z->z_create_flags & ZONE_KMALLOC) &&
+	    z->z_size > ZONE_MAX_ALIGN / 4 ? ZONE_BIG_SLAB_MAX_ORDER :
+	    ZONE_SLAB_MAX_ORDER;
 
 	z->z_poison = debug && z->z_ctor == NULL && z->z_dtor == NULL;
 	if (debug) {
@@ -337,7 +341,7 @@ zone_layout(struct zone *z, bool debug)
 	z->z_offslab = stride >= ZONE_OFFSLAB_MIN;
 	while ((PAGE_SIZE << min_order) < align)
 		min_order++;
-	for (unsigned o = min_order; o <= ZONE_SLAB_MAX_ORDER; o++) {
+	for (unsigned o = min_order; o <= max_order; o++) {
 		size_t bytes = PAGE_SIZE << o;
 		size_t hdr = z->z_offslab ? 0 : sizeof(struct zone_slab);
 		size_t n = bytes > hdr ? (bytes - hdr) / stride : 0;
@@ -1213,8 +1217,10 @@ zone_create_internal(const char *name, size_t size, size_t align,
 
 	if (align == 0)
 		align = ZONE_MIN_ALIGN;
-	if (size == 0 || size > ZONE_MAX_ALIGN / 2 || align < sizeof(void *) ||
-	    (align & (align - 1)) != 0 || align > ZONE_MAX_ALIGN)
+	bool big = (flags & ZONE_KMALLOC) && size > ZONE_MAX_ALIGN / 4;
+	if (size == 0 || size > (big ? ZONE_BIG_MAX_SIZE : ZONE_MAX_ALIGN / 2) ||
+	    align < sizeof(void *) || (align & (align - 1)) != 0 ||
+	    align > (big ? ZONE_BIG_MAX_SIZE : ZONE_MAX_ALIGN))
 		return NULL;
 	if (zone_desc_zone != NULL) {
 		/* Descriptors pack (see "Descriptors" in zone_impl.h). */

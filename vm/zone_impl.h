@@ -94,6 +94,15 @@
 					   slab layer into empty magazines */
 #define ZONE_MAX_ALIGN (PAGE_SIZE << ZONE_SLAB_MAX_ORDER)
 /*
+ * kmalloc's classes above ZONE_MAX_ALIGN / 4 (8 KiB; ZONE_KMALLOC zones
+ * only) may take slabs of up to 2^ZONE_BIG_SLAB_MAX_ORDER pages, so that
+ * objects of up to ZONE_BIG_MAX_SIZE (64 KiB) still pack 8 to a slab
+ * within 1/8, and be aligned up to their size.  Those slabs come from the
+ * buddy allocator under its lock, once per slab of 8 or more objects.
+ */
+#define ZONE_BIG_SLAB_MAX_ORDER 7
+#define ZONE_BIG_MAX_SIZE (PAGE_SIZE << (ZONE_BIG_SLAB_MAX_ORDER - 3))
+/*
  * Smallest starting magazine (rounds), where ~64 KiB of objects allow it.
  * With 6 rounds, a cpu whose count of live objects in a zone swings by a
  * dozen (kmalloc's big classes under a mixed load) trades magazines with

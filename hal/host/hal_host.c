@@ -17,9 +17,12 @@
  *    hal_cpu_idle() sleeps on a semaphore that every IPI posts, so an idle
  *    host hart costs no CPU (the machine may have fewer cores than harts).
  *
- * 3. Physical memory.  Region 0 is an arena of mem= bytes (default 64 MiB)
- *    at simulated physical address 0x80000000; mem2=SIZE adds a second,
- *    disjoint region at 0x100000000, so multi-region code is exercised.
+ * 3. Physical memory.  Region 0 is an arena of mem= bytes (default 64 MiB,
+ *    at most 16 GiB) at simulated physical address 0x80000000; mem2=SIZE
+ *    adds a second, disjoint region at 0x100000000 (or at the first 1 GiB
+ *    boundary above region 0 when mem is above 2 GiB), so multi-region
+ *    code is exercised.  The arenas are reserved, not committed
+ *    (MAP_NORESERVE): only the frames used take host memory.
  *    The first 2 MiB of region 0 are reserved, as OpenSBI's are on QEMU.
  *    hal_phys_to_virt() turns a simulated physical address into the arena
  *    pointer: the host's "direct map".
@@ -92,6 +95,7 @@ static struct timespec host_t0;
    suite keeps contiguous runs of up to 12 MiB live at once, beside the
    firmware reserve, the frame array and the caches). */
 #define HOST_MEM_MIN (40ull << 20)
+#define HOST_MEM_MAX (16ull << 30)
 
 static struct hal_mem_range host_regions[2];
 static void *host_arena[2];
@@ -384,19 +388,20 @@ main(int argc, char **argv)
 	mem = host_arg_u64("mem", 64ull << 20);
 	mem2 = host_arg_u64("mem2", 0);
 	if (mem < HOST_MEM_MIN || mem % HAL_PAGE_SIZE || mem2 % HAL_PAGE_SIZE ||
-	    mem > HOST_REGION1_BASE - HOST_REGION0_BASE ||
+	    mem > HOST_MEM_MAX || mem2 > HOST_MEM_MAX ||
 	    (mem2 != 0 && mem2 < (1ull << 20))) {
 		fprintf(stderr, "hal_host: mem=%llu, mem2=%llu: mem must be "
 		    "a multiple of 4K from %lluM to %lluM, mem2 0 or at least "
 		    "1M\n", (unsigned long long)mem, (unsigned long long)mem2,
 		    (unsigned long long)(HOST_MEM_MIN >> 20),
-		    (unsigned long long)((HOST_REGION1_BASE -
-		    HOST_REGION0_BASE) >> 20));
+		    (unsigned long long)(HOST_MEM_MAX >> 20));
 		return 2;
 	}
 	host_add_region(HOST_REGION0_BASE, mem);
 	if (mem2 != 0)
-		host_add_region(HOST_REGION1_BASE, mem2);
+		host_add_region(HOST_REGION0_BASE + mem <= HOST_REGION1_BASE ?
+		    HOST_REGION1_BASE : (HOST_REGION0_BASE + mem +
+		    (1ull << 30) - 1) & ~((1ull << 30) - 1), mem2);
 	host_reserved[0].base = HOST_REGION0_BASE;
 	host_reserved[0].size = HOST_FW_RESERVED;
 	/* The simulated kernel image the pmap maps W^X (mmu.h). */
