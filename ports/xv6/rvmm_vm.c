@@ -556,7 +556,7 @@ rvmm_sched_idle(void)
 	}
 	printf("rvmm: free_pages=%d boot_free_pages=%d committed=%d "
 	    "faults=%d zero_fill=%d cow_copy=%d cow_reuse=%d "
-	    "fork_pages_copied=0 tlb_local_flushes=%d shootdowns=%d "
+	    "tlb_local_flushes=%d shootdowns=%d "
 	    "shootdown_ipis=%d rfences=%d switches=%d switch_flushes=%d "
 	    "asid_rollovers=%d asid_bits=%d ipis=%d cross_calls=%d "
 	    "pager_sleeps=%d\n",
