@@ -177,36 +177,6 @@ rvmm_timer_next(void)
 	rvmm_sbi_set_timer(r_time() + TIMER_INTERVAL);
 }
 
-/*
- * A timer tick taken in the kernel does not preempt it (rvmm's per-CPU
- * paths must not migrate); kerneltrap notes it here and usertrap yields
- * before the process returns to user space.  Without the note, a process
- * that spends most of its time in system calls (usertests' killstatus
- * child loops on getpid) would keep its hart for many ticks.  Per hart:
- * a process in the kernel only leaves its hart by sleeping, and whoever
- * runs there next merely yields early once.  Interrupts are off in
- * kerneltrap; usertrap reads it with push_off.
- */
-static char resched_due[RVMM_MAX_HARTS];
-
-void
-rvmm_resched_note(void)
-{
-	resched_due[cpuid()] = 1;
-}
-
-int
-rvmm_resched_take(void)
-{
-	int due;
-
-	push_off();
-	due = resched_due[cpuid()];
-	resched_due[cpuid()] = 0;
-	pop_off();
-	return due;
-}
-
 void
 rvmm_start(unsigned long hartid, const void *dtb)
 {
