@@ -171,10 +171,33 @@ rvmm_cpu_setup(void)
 	rvmm_sbi_set_timer(r_time() + TIMER_INTERVAL);
 }
 
+/* Ticks taken since the hart last asked (rvmm_tick_taken), per hart. */
+static int ticks_taken[RVMM_MAX_HARTS];
+
+/* devintr(): a supervisor timer interrupt; the next one in 1/10 s. */
 void
 rvmm_timer_next(void)
 {
+	ticks_taken[cpuid()] = 1;
 	rvmm_sbi_set_timer(r_time() + TIMER_INTERVAL);
+}
+
+/*
+ * usertrap(), on the way back to user mode: whether this hart took a tick
+ * since the last call.  Kernel code is not preempted at a tick (rvmm's
+ * per-CPU paths must not migrate), so a process that spends its time in
+ * system calls takes most ticks in the kernel; it yields here instead, or
+ * it would keep a single hart to itself (usertests killstatus at 1 hart
+ * waited forever: its parent stayed runnable).  The caller is not migrated
+ * meanwhile (no kernel preemption).
+ */
+int
+rvmm_tick_taken(void)
+{
+	int t = ticks_taken[cpuid()];
+
+	ticks_taken[cpuid()] = 0;
+	return t;
 }
 
 void
