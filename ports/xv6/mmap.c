@@ -95,6 +95,23 @@ mfile_writeback(struct mfile *mf, uint64 off, void *src)
 
 /* ---- the pager ---- */
 
+/*
+ * True when the caller holds an xv6 spinlock: xv6 may not sleep then
+ * (sched() panics).  A user copy inside pipewrite or piperead runs under
+ * the pipe's spinlock; if it touches a file page that is not in yet, the
+ * pager cannot read the disk there.
+ */
+static int
+holding_spinlock(void)
+{
+	int n;
+
+	push_off();
+	n = mycpu()->noff;
+	pop_off();
+	return n > 1;
+}
+
 static int
 mfile_get(void *priv, uint64_t offset, struct vm_page *pg)
 {
@@ -102,6 +119,9 @@ mfile_get(void *priv, uint64_t offset, struct vm_page *pg)
 	struct inode *ip = mf->ip;
 	int r = 0;
 
+	/* Cannot sleep on the disk here: the fault, and the copy, fail. */
+	if (holding_spinlock())
+		return -1;
 	ilock(ip);
 	if (offset < ip->size) {
 		uint n = ip->size - offset < PGSIZE ? ip->size - offset : PGSIZE;
@@ -404,6 +424,19 @@ xv6_vm_sleep(const void *chan, ck_spinlock_t *lk)
 {
 	struct proc *p = myproc();
 
+	if (holding_spinlock()) {
+		/*
+		 * A user copy under an xv6 spinlock met a page another process
+		 * is reading in: xv6 cannot sleep here, so wait spinning (a
+		 * spurious return: rvmm checks again).  The reader runs on
+		 * another hart; on one hart this cannot finish.
+		 */
+		ck_spinlock_unlock(lk);
+		for (int i = 0; i < 1000; i++)
+			ck_pr_stall();
+		ck_spinlock_lock(lk);
+		return;
+	}
 	ck_pr_inc_64(&vm_sleeps);
 	acquire(&p->lock);
 	ck_spinlock_unlock(lk);

@@ -131,6 +131,30 @@ main(int argc, char *argv[])
     }
     close(fd);
   }
+  // A pipe write straight from a file page not read in yet: the copy runs
+  // under the pipe's spinlock, where the pager cannot sleep on the disk.
+  // It must not bring the kernel down; it may refuse (0 or -1) or copy.
+  makefile(name, 0);
+  int fd = open(name, O_RDONLY), pp[2];
+  char *q = mmap(0, NPAGES * PGSIZE, PROT_READ, MAP_PRIVATE, fd, 0);
+  if(fd < 0 || q == (char *)-1 || pipe(pp) < 0)
+    fail("pipe from a mapping: setup", 0, 0);
+  close(fd);
+  int n = write(pp[1], q + 3 * PGSIZE, 16);
+  if(n != 16 && n != 0 && n != -1)
+    fail("pipe from a mapping: short write", 0, n);
+  if(n == 16){
+    if(read(pp[0], chunk, 16) != 16)
+      fail("pipe from a mapping: read", 0, 0);
+    for(int i = 0; i < 16; i++)
+      if(chunk[i] != pattern(3 * PGSIZE + i, 0))
+        fail("pipe from a mapping: content", 0, i);
+  }
+  printf("mmaprace: pipe write from an unread file page: %s\n",
+         n == 16 ? "copied" : "refused");
+  close(pp[0]);
+  close(pp[1]);
+  munmap(q, NPAGES * PGSIZE);
   unlink(name);
   printf("mmaprace: ok\n");
   exit(0);
