@@ -65,7 +65,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 BUILD = os.path.join(TOP, 'build')
 LOGS = os.path.join(BUILD, 'bench')
-SRC = '/work/shared/xv6/xv6-riscv'
+SRC = next((d for d in (os.environ.get('RVMM_XV6_SRC', ''),
+                        os.path.join(os.path.dirname(__file__), '..', '..',
+                                     '..', '..', 'shared', 'xv6', 'xv6-riscv'),
+                        '/work/shared/xv6/xv6-riscv')
+            if d and os.path.isdir(d)), '/work/shared/xv6/xv6-riscv')
 PROGRAM = os.path.join(HERE, 'xv6bench.c')
 TOOLPREFIX = 'riscv64-unknown-elf-'
 
