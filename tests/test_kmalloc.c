@@ -307,20 +307,34 @@ ks_worker(void *arg)
 	ks_cross[self] = cross;
 }
 
+/*
+ * Runs worker on every hart with ops operations each, the rings empty,
+ * and returns how many objects were freed by a hart other than their
+ * allocator (the workers' ks_cross).
+ */
+static uint64_t
+ks_run(void (*worker)(void *), uint64_t ops)
+{
+	uint64_t cross = 0;
+
+	for (unsigned c = 0; c < hal_ncpus(); c++) {
+		ck_ring_init(&ks_ring[c], KS_RING);
+		ks_done[c] = 0;
+	}
+	ks_ops = ops;
+	smp_run(worker, NULL);
+	for (unsigned c = 0; c < hal_ncpus(); c++)
+		cross += ks_cross[c];
+	return cross;
+}
+
 KTEST(kmalloc, stress_cross_hart)
 {
 	uint64_t cross = 0;
 
 	kt_init();
 	size_t before = kt_free_frames();
-	for (unsigned c = 0; c < hal_ncpus(); c++) {
-		ck_ring_init(&ks_ring[c], KS_RING);
-		ks_done[c] = 0;
-	}
-	ks_ops = ktest_iters(2000);
-	smp_run(ks_worker, NULL);
-	for (unsigned c = 0; c < hal_ncpus(); c++)
-		cross += ks_cross[c];
+	cross = ks_run(ks_worker, ktest_iters(2000));
 	if (hal_ncpus() > 1)
 		KT_EXPECT_GT(cross, 0);
 	for (unsigned c = 0; c < kmalloc_nclasses(); c++) {
@@ -730,14 +744,7 @@ KTEST(kmalloc, large_across_harts)
 	kt_init();
 	size_t before = kt_free_frames();
 	kmalloc_stats(&k0);
-	for (unsigned c = 0; c < hal_ncpus(); c++) {
-		ck_ring_init(&ks_ring[c], KS_RING);
-		ks_done[c] = 0;
-	}
-	ks_ops = ktest_iters(400);
-	smp_run(kl_worker, NULL);
-	for (unsigned c = 0; c < hal_ncpus(); c++)
-		cross += ks_cross[c];
+	cross = ks_run(kl_worker, ktest_iters(400));
 	if (hal_ncpus() > 1)
 		KT_EXPECT_GT(cross, 0);
 	kmalloc_stats(&k1);
