@@ -373,7 +373,7 @@ mmap_fork(struct proc *parent, struct proc *child)
 {
 	/* vm_map_copy shared or copied every mapping, references included. */
 	(void)parent;
-	child->mmap = 0;
+	(void)child;
 	return 0;
 }
 
@@ -405,7 +405,6 @@ mmap_exit(struct proc *p)
 	}
 	mfile_sweep_locked();
 	releasesleep(&reg.lock);
-	p->mmap = 0;
 }
 
 /* ---- sleeping in rvmm: xv6's sleep and wakeup ---- */
